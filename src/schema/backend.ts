@@ -1,0 +1,85 @@
+/** The Edgeway Backend (edgeway.dev/v1alpha1): one logical service reachable through endpoints in several clusters. */
+import { z } from 'zod';
+import { Duration, parseDuration } from './duration.js';
+import { Hostname, Metadata, ObjectName, Percent } from './common.js';
+
+export const EndpointURL = z
+  .string()
+  .max(2048)
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an absolute URL such as https://ingress.eu1.example.com' });
+      return;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      ctx.addIssue({ code: 'custom', message: 'scheme must be http or https' });
+    if (url.pathname !== '/' || url.search || url.hash || url.username || url.password)
+      ctx.addIssue({ code: 'custom', message: 'must be scheme://host[:port] with no path, query or credentials' });
+  });
+
+export const Endpoint = z.object({
+  url: EndpointURL.describe('scheme://host[:port] of the cluster ingress. Production Workers cannot fetch bare IPs.'),
+  cluster: z.string().min(1).max(128),
+  cloud: z.string().min(1).max(64).optional(),
+  region: z.string().min(1).max(64).optional().describe('Cloud region code, e.g. us-east-1 or europe-west1: nearest-region steering.'),
+  priority: z.number().int().min(0).max(16).default(0).describe('0 is the primary tier; higher tiers take spill-over.'),
+  weight: z.number().int().min(0).max(1_000_000).default(1),
+  hostHeader: Hostname.optional().describe('Host sent upstream instead of the client Host.'),
+  readyEndpoints: z.number().int().min(0).optional().describe('Ready pods behind this endpoint, reported by the agent; 0 = unhealthy.'),
+  owner: z.string().min(1).max(128).optional().describe('Cluster whose agent reported this endpoint (set by the coordinator).'),
+  stale: z.boolean().optional().describe('Set by the coordinator when the owning agent stopped heartbeating.'),
+});
+
+const DurationAtLeast = (minMs: number, label: string) =>
+  Duration.refine((d) => parseDuration(d) >= minMs, `must be at least ${label}`);
+
+export const ActiveHealthCheck = z
+  .object({
+    path: z.string().startsWith('/').default('/healthz'),
+    interval: DurationAtLeast(1000, '1s').default('5s'),
+    timeout: DurationAtLeast(1, '1ms').default('1s'),
+    expectedStatuses: z.array(z.number().int().min(100).max(599)).min(1).default([200]),
+    healthyThreshold: z.number().int().min(1).max(100).default(2),
+    unhealthyThreshold: z.number().int().min(1).max(100).default(3),
+    hostHeader: Hostname.optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (parseDuration(a.timeout) >= parseDuration(a.interval))
+      ctx.addIssue({ code: 'custom', path: ['timeout'], message: 'must be shorter than interval' });
+  });
+
+export const PassiveHealthCheck = z
+  .object({
+    consecutiveFailures: z.number().int().min(1).max(1000).default(5),
+    baseEjectionTime: DurationAtLeast(1, '1ms').default('30s'),
+    maxEjectionTime: DurationAtLeast(1, '1ms').default('300s'),
+    maxEjectionPercent: Percent.default(50),
+  })
+  .superRefine((p, ctx) => {
+    if (parseDuration(p.maxEjectionTime) < parseDuration(p.baseEjectionTime))
+      ctx.addIssue({ code: 'custom', path: ['maxEjectionTime'], message: 'must not be shorter than baseEjectionTime' });
+  });
+
+export const Backend = z.object({
+  apiVersion: z.literal('edgeway.dev/v1alpha1'),
+  kind: z.literal('Backend'),
+  metadata: Metadata,
+  spec: z.object({
+    endpoints: z.array(Endpoint).max(256).default([]),
+    healthCheck: z.object({ active: ActiveHealthCheck.optional(), passive: PassiveHealthCheck.optional() }).optional(),
+    failover: z
+      .object({
+        overprovisioningFactor: z.number().min(1).max(10).default(1.4),
+        fallbackBackend: ObjectName.optional().describe('Backend (same namespace) used when nothing here is healthy.'),
+      })
+      .optional(),
+  }),
+});
+
+export type Backend = z.infer<typeof Backend>;
+export type Endpoint = z.infer<typeof Endpoint>;
+export type ActiveHealthCheck = z.infer<typeof ActiveHealthCheck>;
+export type PassiveHealthCheck = z.infer<typeof PassiveHealthCheck>;

@@ -1,0 +1,48 @@
+/** The Edgeway RateLimitPolicy (edgeway.dev/v1alpha1), attached to HTTPRoutes in Gateway API policy style. */
+import { z } from 'zod';
+import { Duration, parseDuration } from './duration.js';
+import { HeaderName, Metadata, ObjectName } from './common.js';
+
+export const RateLimitKey = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ClientIP') }),
+  z.object({ type: z.literal('Header'), name: HeaderName }),
+  z.object({ type: z.literal('Cookie'), name: z.string().min(1).max(256) }),
+  z.object({ type: z.literal('Route') }),
+]);
+
+export const RateLimit = z.object({
+  requests: z.number().int().min(1).max(1_000_000_000),
+  window: Duration.refine((d) => {
+    const ms = parseDuration(d);
+    return ms >= 1000 && ms <= 86_400_000;
+  }, 'must be between 1s and 24h'),
+});
+
+export const RateLimitPolicy = z.object({
+  apiVersion: z.literal('edgeway.dev/v1alpha1'),
+  kind: z.literal('RateLimitPolicy'),
+  metadata: Metadata,
+  spec: z.object({
+    targetRefs: z
+      .array(
+        z.object({
+          group: z.literal('gateway.networking.k8s.io'),
+          kind: z.literal('HTTPRoute'),
+          name: ObjectName,
+          sectionName: z.string().min(1).max(253).optional(),
+        }),
+      )
+      .min(1)
+      .max(16),
+    limits: z.array(RateLimit).min(1).max(8),
+    keys: z.array(RateLimitKey).min(1).max(4).default([{ type: 'ClientIP' }]),
+    algorithm: z.enum(['SlidingWindow', 'TokenBucket']).default('SlidingWindow'),
+    failOpen: z.boolean().default(true),
+    missingKey: z.enum(['Deny', 'FallbackToClientIP']).default('FallbackToClientIP'),
+    countDenied: z.boolean().default(false),
+    legacyHeaders: z.boolean().default(false).describe('Also send X-RateLimit-Limit/Remaining/Reset.'),
+  }),
+});
+
+export type RateLimitPolicy = z.infer<typeof RateLimitPolicy>;
+export type RateLimitKey = z.infer<typeof RateLimitKey>;

@@ -1,0 +1,80 @@
+/** Checks that span documents: duplicate names, backendRefs and targetRefs that point nowhere, unreachable endpoint URLs. */
+import type { Resource } from './snapshot.js';
+
+export interface ReferenceIssue {
+  /** Index of the resource in the list that was checked. */
+  index: number;
+  /** Path inside that resource, as zod issue paths are. */
+  path: (string | number)[];
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/;
+const IP_ADDRESS = /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:.]+\])$/i;
+
+export const isEdgewayBackendRef = (ref: { group?: string | undefined; kind?: string | undefined }) =>
+  (ref.group === undefined || ref.group === '' || ref.group === 'edgeway.dev') && (ref.kind === undefined || ref.kind === 'Backend');
+
+export function checkReferences(resources: Resource[]): ReferenceIssue[] {
+  const issues: ReferenceIssue[] = [];
+  const seen = new Map<string, number>();
+  const backends = new Set<string>();
+  const routes = new Map<string, Set<string>>();
+  resources.forEach((r, index) => {
+    const id = `${r.kind} ${r.metadata.namespace}/${r.metadata.name}`;
+    const first = seen.get(id);
+    if (first !== undefined)
+      issues.push({ index, path: ['metadata', 'name'], message: `duplicate ${id} (also document ${first + 1})`, severity: 'error' });
+    else seen.set(id, index);
+    if (r.kind === 'Backend') backends.add(`${r.metadata.namespace}/${r.metadata.name}`);
+    if (r.kind === 'HTTPRoute')
+      routes.set(`${r.metadata.namespace}/${r.metadata.name}`, new Set(r.spec.rules.flatMap((rule) => (rule.name ? [rule.name] : []))));
+  });
+
+  resources.forEach((r, index) => {
+    if (r.kind === 'HTTPRoute') {
+      r.spec.rules.forEach((rule, ri) => {
+        const refs: { ref: { group?: string; kind?: string; name: string; namespace?: string }; path: (string | number)[] }[] = [];
+        rule.backendRefs?.forEach((ref, bi) => refs.push({ ref, path: ['spec', 'rules', ri, 'backendRefs', bi] }));
+        rule.filters?.forEach((f, fi) => {
+          if (f.type === 'RequestMirror') refs.push({ ref: f.requestMirror.backendRef, path: ['spec', 'rules', ri, 'filters', fi, 'requestMirror', 'backendRef'] });
+        });
+        for (const { ref, path } of refs) {
+          if (!isEdgewayBackendRef(ref)) {
+            issues.push({ index, path: [...path, 'kind'], message: `unsupported backend ${ref.group ?? ''}/${ref.kind ?? ''}: only edgeway.dev/Backend (its traffic share gets 500)`, severity: 'error' });
+            continue;
+          }
+          const ns = ref.namespace ?? r.metadata.namespace;
+          if (!backends.has(`${ns}/${ref.name}`))
+            issues.push({ index, path: [...path, 'name'], message: `Backend ${ns}/${ref.name} is not defined (its traffic share would get 500)`, severity: 'error' });
+        }
+      });
+    }
+    if (r.kind === 'Backend') {
+      r.spec.endpoints.forEach((ep, ei) => {
+        let host = '';
+        try {
+          host = new URL(ep.url).hostname;
+        } catch {
+          return;
+        }
+        if (IP_ADDRESS.test(host) && !LOOPBACK.test(host))
+          issues.push({ index, path: ['spec', 'endpoints', ei, 'url'], message: `endpoint ${ep.url} is a bare IP: production Workers cannot fetch IP addresses (error 1003); publish a hostname`, severity: 'warning' });
+      });
+      const fb = r.spec.failover?.fallbackBackend;
+      if (fb && !backends.has(`${r.metadata.namespace}/${fb}`))
+        issues.push({ index, path: ['spec', 'failover', 'fallbackBackend'], message: `fallback Backend ${r.metadata.namespace}/${fb} is not defined`, severity: 'error' });
+    }
+    if (r.kind === 'RateLimitPolicy') {
+      r.spec.targetRefs.forEach((t, ti) => {
+        const rules = routes.get(`${r.metadata.namespace}/${t.name}`);
+        if (!rules)
+          issues.push({ index, path: ['spec', 'targetRefs', ti, 'name'], message: `HTTPRoute ${r.metadata.namespace}/${t.name} is not defined`, severity: 'error' });
+        else if (t.sectionName && !rules.has(t.sectionName))
+          issues.push({ index, path: ['spec', 'targetRefs', ti, 'sectionName'], message: `HTTPRoute ${r.metadata.namespace}/${t.name} has no rule named "${t.sectionName}"`, severity: 'error' });
+      });
+    }
+  });
+  return issues;
+}
