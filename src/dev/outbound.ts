@@ -8,6 +8,9 @@ export interface OutboundOptions {
   allowHost?: (host: string) => boolean;
 }
 
+/** Set on the stand-in response for a connection that failed (dev/test only). */
+export const DEV_CONNECT_ERROR_HEADER = 'x-edgeway-dev-connect-error';
+
 const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection'];
 
 /**
@@ -44,7 +47,11 @@ export function resolveOverrideOutbound(options: OutboundOptions = {}) {
           resolve(new Response(nullBody ? null : (Readable.toWeb(res) as ReadableStream), { status, statusText: res.statusMessage, headers: out }));
         },
       );
-      req.on('error', reject);
+      // miniflare would turn a rejection into a 500 response; production fetch() throws instead. Mark the failure
+      // so the Worker's dev-mode fetch can throw like production does (src/proxy/dev-fetch.ts).
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        resolve(new Response(null, { status: 502, headers: { [DEV_CONNECT_ERROR_HEADER]: err.code ?? 'ECONNERROR' } })),
+      );
       request.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')));
       if (body) body.pipe(req);
       else req.end();

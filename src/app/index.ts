@@ -1,0 +1,67 @@
+/** The Hono app: internal endpoints under /_edgeway, everything else goes through the gateway. */
+import { Hono } from 'hono';
+import type { Env } from '../env.js';
+import { healthPage, IsolateHealth, RetryBudget } from '../health.js';
+import { TableCache } from '../table.js';
+import { devFetch } from '../proxy/dev-fetch.js';
+import { serveRequest } from './gateway.js';
+
+const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ at: new Date().toISOString(), ...line }));
+
+// Per-isolate state: the compiled routing table and what this isolate has learned about endpoint health.
+const tables = new TableCache(log);
+const health = new IsolateHealth({ retryBudget: new RetryBudget() });
+
+export const app = new Hono<{ Bindings: Env }>();
+
+/** Loads the newest table now instead of at the next background refresh (tests and the dev server use it). */
+export const refreshTableNow = (env: Env) => tables.refresh(env.ROUTES, Date.now());
+/** This isolate's health registry (tests inspect and reset it). */
+export const isolateHealth = health;
+
+const loadTable = (env: Env, ctx: { waitUntil(p: Promise<unknown>): void }) => {
+  const refreshMs = Number(env.TABLE_REFRESH_SECONDS ?? '5') * 1000;
+  tables.setRefreshMs(refreshMs);
+  return tables.get(env.ROUTES, Date.now(), (p) => ctx.waitUntil(p));
+};
+
+app.get('/_edgeway/health', async (c) => {
+  if (!internalCaller(c.req.raw, c.env)) return c.json({ error: 'forbidden', message: 'health is served to operators only' }, 403);
+  const table = await loadTable(c.env, c.executionCtx);
+  return healthPage(health.describe(Date.now(), table?.snapshot.backends ?? []));
+});
+
+app.all('*', async (c) => {
+  const table = await loadTable(c.env, c.executionCtx);
+  return serveRequest(c.req.raw, table, {
+    health,
+    fetch: isLocal(c.env) ? devFetch((r) => fetch(r)) : (r) => fetch(r),
+    now: () => Date.now(),
+    rand: Math.random,
+    log,
+    debugHeaders: c.env.DEBUG_HEADERS !== 'off',
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  });
+});
+
+/** Operators: the admin bearer token. Before one is configured, only loopback clients in dev/test. */
+function internalCaller(request: Request, env: Env): boolean {
+  const auth = request.headers.get('authorization') ?? '';
+  if (env.ADMIN_TOKEN) return auth.startsWith('Bearer ') && timingSafeEqualStrings(auth.slice(7), env.ADMIN_TOKEN);
+  const local = isLocal(env);
+  const ip = request.headers.get('cf-connecting-ip');
+  return local && (ip === null || ip === '127.0.0.1' || ip === '::1');
+}
+
+/** dev and test run in miniflare on one machine; production never sets EDGEWAY_ENV. */
+function isLocal(env: Env): boolean {
+  return env.EDGEWAY_ENV === 'dev' || env.EDGEWAY_ENV === 'test';
+}
+
+function timingSafeEqualStrings(a: string, b: string): boolean {
+  const enc = new TextEncoder();
+  const x = enc.encode(a);
+  const y = enc.encode(b);
+  if (x.byteLength !== y.byteLength) return false;
+  return crypto.subtle.timingSafeEqual(x, y);
+}

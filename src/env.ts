@@ -1,0 +1,16 @@
+/** The Worker's bindings and variables, as wrangler.toml and `wrangler secret put` provide them. */
+export interface Env {
+  /** Routing table snapshots and the pointer key. */
+  ROUTES: KVNamespace;
+  /** "off" removes the x-edgeway-* debug response headers. */
+  DEBUG_HEADERS?: string;
+  /** "dev" or "test" relaxes production-only rules (loopback upstreams). */
+  EDGEWAY_ENV?: string;
+  /** Seconds between background refreshes of the routing table (default 5). */
+  TABLE_REFRESH_SECONDS?: string;
+  RATE_LIMITER?: DurableObjectNamespace;
+  HEALTH?: DurableObjectNamespace;
+  COORDINATOR?: DurableObjectNamespace;
+  /** Operator bearer token (a secret). */
+  ADMIN_TOKEN?: string;
+}

@@ -1,0 +1,35 @@
+/** Every degraded outcome the gateway can answer with: one list, one status each, one JSON body shape. */
+
+export const DEGRADED = {
+  bad_request: { status: 400, message: 'malformed request' },
+  uri_too_long: { status: 414, message: 'request target too long' },
+  no_route: { status: 404, message: 'no route matches this request' },
+  no_backend_refs: { status: 500, message: 'the matched rule has no backendRefs' },
+  all_weights_zero: { status: 500, message: 'every backendRef of the matched rule has weight 0' },
+  invalid_backend: { status: 500, message: 'the chosen backendRef does not name a known Backend' },
+  no_ready_endpoint: { status: 503, message: 'no healthy endpoint for the backend' },
+  upstream_unreachable: { status: 502, message: 'could not connect to the upstream' },
+  upstream_timeout: { status: 504, message: 'the upstream did not answer within timeouts.backendRequest' },
+  request_timeout: { status: 504, message: 'the request did not complete within timeouts.request' },
+  table_unavailable: { status: 503, message: 'no routing table is loaded yet' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type DegradedCode = keyof typeof DEGRADED;
+
+export interface ErrorContext {
+  route?: string | undefined;
+  backend?: string | undefined;
+  requestId: string;
+  detail?: string | undefined;
+}
+
+/** JSON error body naming the route; never a stack trace. */
+export function degradedResponse(code: DegradedCode, ctx: ErrorContext, extraHeaders?: HeadersInit): Response {
+  const { status, message } = DEGRADED[code];
+  const body = { error: code, message: ctx.detail ? `${message}: ${ctx.detail}` : message, route: ctx.route ?? null, backend: ctx.backend ?? null, requestId: ctx.requestId };
+  const headers = new Headers(extraHeaders);
+  headers.set('content-type', 'application/json; charset=utf-8');
+  headers.set('cache-control', 'no-store');
+  if (status === 503 && !headers.has('retry-after')) headers.set('retry-after', '1');
+  return new Response(JSON.stringify(body), { status, headers });
+}

@@ -1,0 +1,68 @@
+/** Header rules for the hop to the upstream and back: hop-by-hop stripping, forwarding headers, trace context. */
+import type { HeaderModifier } from '../schema.js';
+
+// RFC 9110 §7.6.1 connection-specific fields, plus legacy proxy ones.
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+
+// Forwarding and identity headers a client could forge; the edge sets its own instead.
+const CLIENT_FORGEABLE = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-request-id', 'x-edgeway-route', 'x-edgeway-backend', 'x-edgeway-cluster'];
+
+/** Removes hop-by-hop fields, including any named in Connection. Upgrade survives for WebSocket handshakes. */
+export function stripHopByHop(headers: Headers, keepUpgrade = false): void {
+  const named = (headers.get('connection') ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const name of [...HOP_BY_HOP, ...named]) {
+    if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue;
+    headers.delete(name);
+  }
+}
+
+export interface ForwardingFacts {
+  /** CF-Connecting-IP as set by Cloudflare's edge (not a client-settable header in production). */
+  clientIp: string | null;
+  proto: string;
+  host: string;
+  requestId: string;
+  traceparent: string;
+}
+
+/** Builds the upstream request headers from the client's: untrusted forwarding fields replaced by ours. */
+export function upstreamHeaders(incoming: Headers, facts: ForwardingFacts, isWebSocket: boolean): Headers {
+  const headers = new Headers(incoming);
+  stripHopByHop(headers, isWebSocket);
+  for (const name of CLIENT_FORGEABLE) headers.delete(name);
+  if (facts.clientIp) headers.set('x-forwarded-for', facts.clientIp);
+  headers.set('x-forwarded-proto', facts.proto);
+  headers.set('x-forwarded-host', facts.host);
+  headers.set('x-request-id', facts.requestId);
+  headers.set('traceparent', facts.traceparent);
+  return headers;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * W3C Trace Context: keep the caller's trace id and flags, make the edge the parent span. An absent or invalid
+ * traceparent starts a new trace. `randomHex` is injected so tests are deterministic.
+ */
+export function nextTraceparent(incoming: string | null, randomHex: (bytes: number) => string): string {
+  const m = incoming ? TRACEPARENT.exec(incoming.trim().toLowerCase()) : null;
+  const valid = m && m[1] !== 'ff' && !/^0+$/.test(m[2]!) && !/^0+$/.test(m[3]!);
+  const traceId = valid ? m[2]! : randomHex(16);
+  const flags = valid ? m[4]! : '01';
+  return `00-${traceId}-${randomHex(8)}-${flags}`;
+}
+
+/** Gateway API header modifier: set replaces, add appends, remove deletes. */
+export function applyHeaderModifier(headers: Headers, modifier: HeaderModifier | undefined): void {
+  if (!modifier) return;
+  for (const { name, value } of modifier.set ?? []) headers.set(name, value);
+  for (const { name, value } of modifier.add ?? []) headers.append(name, value);
+  for (const name of modifier.remove ?? []) headers.delete(name);
+}
+
+export function randomHex(bytes: number): string {
+  const buf = crypto.getRandomValues(new Uint8Array(bytes));
+  let out = '';
+  for (const b of buf) out += b.toString(16).padStart(2, '0');
+  return out;
+}

@@ -1,0 +1,11 @@
+/** Builds a CompiledTable from a validated snapshot. */
+import { compileIndexed } from '../routing/indexed/index.js';
+import type { Snapshot } from '../schema.js';
+import type { CompiledTable } from '../table.js';
+
+export function compileTable(snapshot: Snapshot, clock: () => number = () => performance.now()): CompiledTable {
+  const started = clock();
+  const matcher = compileIndexed(snapshot.routes);
+  const backends = new Map(snapshot.backends.map((b) => [`${b.metadata.namespace}/${b.metadata.name}`, b]));
+  return { version: snapshot.version, snapshot, matcher, backends, compileMs: clock() - started };
+}
