@@ -20,7 +20,7 @@ export const EndpointURL = z
       ctx.addIssue({ code: 'custom', message: 'must be scheme://host[:port] with no path, query or credentials' });
   });
 
-export const Endpoint = z.object({
+export const Endpoint = z.strictObject({
   url: EndpointURL.describe('scheme://host[:port] of the cluster ingress. Production Workers cannot fetch bare IPs.'),
   cluster: z.string().min(1).max(128),
   cloud: z.string().min(1).max(64).optional(),
@@ -63,13 +63,13 @@ export const PassiveHealthCheck = z
       ctx.addIssue({ code: 'custom', path: ['maxEjectionTime'], message: 'must not be shorter than baseEjectionTime' });
   });
 
-export const Backend = z.object({
+export const Backend = z.strictObject({
   apiVersion: z.literal('edgeway.dev/v1alpha1'),
   kind: z.literal('Backend'),
   metadata: Metadata,
-  spec: z.object({
+  spec: z.strictObject({
     endpoints: z.array(Endpoint).max(256).default([]),
-    healthCheck: z.object({ active: ActiveHealthCheck.optional(), passive: PassiveHealthCheck.optional() }).optional(),
+    healthCheck: z.strictObject({ active: ActiveHealthCheck.optional(), passive: PassiveHealthCheck.optional() }).optional(),
     failover: z
       .object({
         overprovisioningFactor: z.number().min(1).max(10).default(1.4),

@@ -39,14 +39,14 @@ const ValueMatch = (what: string) =>
         ctx.addIssue({ code: 'custom', path: ['value'], message: 'is not a valid regular expression' });
     });
 
-export const HTTPRouteMatch = z.object({
+export const HTTPRouteMatch = z.strictObject({
   path: PathMatch.optional(),
   headers: z.array(ValueMatch('header')).max(16).optional(),
   queryParams: z.array(ValueMatch('query')).max(16).optional(),
   method: HTTPMethod.optional(),
 });
 
-const HeaderValue = z.object({ name: HeaderName, value: z.string().max(4096) });
+const HeaderValue = z.strictObject({ name: HeaderName, value: z.string().max(4096) });
 export const HeaderModifier = z
   .object({
     set: z.array(HeaderValue).max(16).optional(),
@@ -67,11 +67,11 @@ export const HeaderModifier = z
   });
 
 export const PathModifier = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ReplaceFullPath'), replaceFullPath: z.string().startsWith('/') }),
-  z.object({ type: z.literal('ReplacePrefixMatch'), replacePrefixMatch: z.string().startsWith('/') }),
+  z.strictObject({ type: z.literal('ReplaceFullPath'), replaceFullPath: z.string().startsWith('/') }),
+  z.strictObject({ type: z.literal('ReplacePrefixMatch'), replacePrefixMatch: z.string().startsWith('/') }),
 ]);
 
-export const BackendObjectRef = z.object({
+export const BackendObjectRef = z.strictObject({
   group: z.string().optional().describe('Omit (or "edgeway.dev") to name an Edgeway Backend.'),
   kind: z.string().optional().describe('Omit (or "Backend") to name an Edgeway Backend.'),
   name: ObjectName,
@@ -80,11 +80,11 @@ export const BackendObjectRef = z.object({
 });
 
 export const HTTPRouteFilter = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('RequestHeaderModifier'), requestHeaderModifier: HeaderModifier }),
-  z.object({ type: z.literal('ResponseHeaderModifier'), responseHeaderModifier: HeaderModifier }),
-  z.object({
+  z.strictObject({ type: z.literal('RequestHeaderModifier'), requestHeaderModifier: HeaderModifier }),
+  z.strictObject({ type: z.literal('ResponseHeaderModifier'), responseHeaderModifier: HeaderModifier }),
+  z.strictObject({
     type: z.literal('RequestRedirect'),
-    requestRedirect: z.object({
+    requestRedirect: z.strictObject({
       scheme: z.enum(['http', 'https']).optional(),
       hostname: Hostname.optional(),
       path: PathModifier.optional(),
@@ -92,13 +92,13 @@ export const HTTPRouteFilter = z.discriminatedUnion('type', [
       statusCode: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
     }),
   }),
-  z.object({
+  z.strictObject({
     type: z.literal('URLRewrite'),
-    urlRewrite: z.object({ hostname: Hostname.optional(), path: PathModifier.optional() }),
+    urlRewrite: z.strictObject({ hostname: Hostname.optional(), path: PathModifier.optional() }),
   }),
-  z.object({
+  z.strictObject({
     type: z.literal('RequestMirror'),
-    requestMirror: z.object({
+    requestMirror: z.strictObject({
       backendRef: BackendObjectRef,
       percent: z.number().int().min(0).max(100).optional(),
       fraction: z
@@ -127,18 +127,18 @@ export const HTTPRouteTimeouts = z
     }
   });
 
-export const HTTPRouteRetry = z.object({
+export const HTTPRouteRetry = z.strictObject({
   codes: z.array(z.number().int().min(400).max(599)).optional().describe('Statuses that are retried (default 500, 502, 503, 504).'),
   attempts: z.number().int().min(1).max(10).optional().describe('Total tries including the first (default 1: no retry).'),
   backoff: Duration.optional().describe('Base of the full-jitter exponential backoff (default 25ms).'),
 });
 
-export const SessionPersistence = z.object({
+export const SessionPersistence = z.strictObject({
   sessionName: z.string().min(1).max(128).optional(),
   type: z.enum(['Cookie', 'Header']).default('Cookie'),
   absoluteTimeout: Duration.optional(),
   idleTimeout: Duration.optional(),
-  cookieConfig: z.object({ lifetimeType: z.enum(['Permanent', 'Session']).default('Session') }).optional(),
+  cookieConfig: z.strictObject({ lifetimeType: z.enum(['Permanent', 'Session']).default('Session') }).optional(),
 });
 
 export const HTTPRouteRule = z
@@ -176,11 +176,11 @@ export const HTTPRouteRule = z
         ctx.addIssue({ code: 'custom', path: ['filters'], message: `${type} may appear only once per rule` });
   });
 
-export const HTTPRoute = z.object({
+export const HTTPRoute = z.strictObject({
   apiVersion: z.literal('gateway.networking.k8s.io/v1'),
   kind: z.literal('HTTPRoute'),
   metadata: Metadata,
-  spec: z.object({
+  spec: z.strictObject({
     parentRefs: z.array(z.object({}).loose()).optional().describe('Accepted and ignored: the edge is the one Gateway.'),
     hostnames: z.array(Hostname).max(16).optional(),
     rules: z.array(HTTPRouteRule).min(1).max(64).default([{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }]),

@@ -4,13 +4,13 @@ import { Duration, parseDuration } from './duration.js';
 import { HeaderName, Metadata, ObjectName } from './common.js';
 
 export const RateLimitKey = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ClientIP') }),
-  z.object({ type: z.literal('Header'), name: HeaderName }),
-  z.object({ type: z.literal('Cookie'), name: z.string().min(1).max(256) }),
-  z.object({ type: z.literal('Route') }),
+  z.strictObject({ type: z.literal('ClientIP') }),
+  z.strictObject({ type: z.literal('Header'), name: HeaderName }),
+  z.strictObject({ type: z.literal('Cookie'), name: z.string().min(1).max(256) }),
+  z.strictObject({ type: z.literal('Route') }),
 ]);
 
-export const RateLimit = z.object({
+export const RateLimit = z.strictObject({
   requests: z.number().int().min(1).max(1_000_000_000),
   window: Duration.refine((d) => {
     const ms = parseDuration(d);
@@ -18,14 +18,14 @@ export const RateLimit = z.object({
   }, 'must be between 1s and 24h'),
 });
 
-export const RateLimitPolicy = z.object({
+export const RateLimitPolicy = z.strictObject({
   apiVersion: z.literal('edgeway.dev/v1alpha1'),
   kind: z.literal('RateLimitPolicy'),
   metadata: Metadata,
-  spec: z.object({
+  spec: z.strictObject({
     targetRefs: z
       .array(
-        z.object({
+        z.strictObject({
           group: z.literal('gateway.networking.k8s.io'),
           kind: z.literal('HTTPRoute'),
           name: ObjectName,

@@ -8,7 +8,7 @@ export const Resource = z.discriminatedUnion('kind', [HTTPRoute, Backend, RateLi
 export type Resource = z.infer<typeof Resource>;
 export const RESOURCE_KINDS = ['HTTPRoute', 'Backend', 'RateLimitPolicy'] as const;
 
-export const Snapshot = z.object({
+export const Snapshot = z.strictObject({
   version: z.number().int().min(1),
   createdAt: z.iso.datetime({ offset: true }),
   routes: z.array(HTTPRoute).default([]),
@@ -18,7 +18,7 @@ export const Snapshot = z.object({
 export type Snapshot = z.infer<typeof Snapshot>;
 export type SnapshotInput = z.input<typeof Snapshot>;
 
-export const SnapshotPointer = z.object({
+export const SnapshotPointer = z.strictObject({
   version: z.number().int().min(1),
   key: z.string().min(1),
   updatedAt: z.iso.datetime({ offset: true }).optional(),

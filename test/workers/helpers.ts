@@ -4,11 +4,11 @@ import { inject } from 'vitest';
 import { refreshTableNow } from '../../src/app/index.js';
 import { KV_POINTER_KEY, Resource, snapshotKey, toSnapshot, type Resource as ResourceT } from '../../src/schema.js';
 
-let version = 0;
-
 /** Validates resources with the real schema, writes snapshot then pointer, and makes this isolate load it. */
 export async function publish(resources: unknown[]): Promise<number> {
-  version += 1;
+  // Versions are immutable: always move past whatever the pointer names now.
+  const current = (await env.ROUTES.get(KV_POINTER_KEY, 'json')) as { version: number } | null;
+  const version = (current?.version ?? 0) + 1;
   const parsed = resources.map((r) => Resource.parse(r));
   const snapshot = toSnapshot(parsed, version, new Date().toISOString());
   await env.ROUTES.put(snapshotKey(version), JSON.stringify(snapshot));
