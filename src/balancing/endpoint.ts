@@ -25,7 +25,7 @@ export function chooseEndpoint(
 ): EndpointChoice | null {
   const { usable, client, rand } = options;
   const tierOf = [...new Set(endpoints.map((e) => e.priority))].sort((a, b) => a - b);
-  const tiers = tierOf.map((p) => ({ healthyWeight: 0, totalWeight: 0, members: [] as number[] }));
+  const tiers = tierOf.map(() => ({ healthyWeight: 0, totalWeight: 0, members: [] as number[] }));
   endpoints.forEach((ep, i) => {
     const t = tiers[tierOf.indexOf(ep.priority)]!;
     t.totalWeight += ep.weight;
