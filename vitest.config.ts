@@ -5,6 +5,8 @@ import { resolveOverrideOutbound } from './src/dev/outbound.js';
 
 export default defineConfig({
   test: {
+    // Every proxied request logs a JSON line; keep the output of passing tests quiet.
+    silent: 'passed-only',
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
