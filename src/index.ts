@@ -1,4 +1,6 @@
 /** Worker entry: the Edgeway gateway app and its Durable Object classes. */
 import { app } from './app/index.js';
 
+export { RateLimiterDO } from './ratelimit/durable-object.js';
+export { CoordinatorDO } from './admin/coordinator.js';
 export default app;

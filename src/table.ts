@@ -1,4 +1,5 @@
 /** The routing table an isolate serves: a snapshot from KV compiled once per version into lookup structures. */
+import type { PolicyIndex } from './ratelimit.js';
 import type { RouteMatcher } from './routing.js';
 import type { Backend, Snapshot } from './schema.js';
 
@@ -8,6 +9,8 @@ export interface CompiledTable {
   matcher: RouteMatcher;
   /** Backends by "namespace/name". */
   backends: ReadonlyMap<string, Backend>;
+  /** RateLimitPolicies by targeted route and rule. */
+  policies: PolicyIndex;
   /** Time the compile took, for logs. */
   compileMs: number;
 }

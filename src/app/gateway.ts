@@ -5,6 +5,7 @@ import { DEGRADED, degradedResponse, type DegradedCode } from '../proxy/errors.j
 import { redirectLocation, rewritePath } from '../proxy/filters.js';
 import { forward, type Outcome, type Target } from '../proxy/forward.js';
 import { applyHeaderModifier, nextTraceparent, randomHex, stripHopByHop, upstreamHeaders } from '../proxy/headers.js';
+import { enforce, type RateLimiterNamespaceLike } from '../ratelimit.js';
 import type { RouteMatch } from '../routing.js';
 import { isEdgewayBackendRef, parseDuration, type Backend, type Endpoint, type HTTPBackendRef, type HTTPRouteFilter } from '../schema.js';
 import type { CompiledTable } from '../table.js';
@@ -27,6 +28,8 @@ export interface GatewayDeps {
   debugHeaders: boolean;
   /** Background work that may outlive the response (mirrors, refreshes). */
   waitUntil: (p: Promise<unknown>) => void;
+  /** The RATE_LIMITER namespace; routes with a RateLimitPolicy need it. */
+  rateLimiter?: RateLimiterNamespaceLike | undefined;
 }
 
 interface Served {
@@ -35,7 +38,7 @@ interface Served {
   cluster?: string;
   endpoint?: string;
   attempts?: number;
-  error?: DegradedCode;
+  error?: DegradedCode | 'rate_limited';
 }
 
 export async function serveRequest(request: Request, table: CompiledTable | undefined, deps: GatewayDeps): Promise<Response> {
@@ -93,6 +96,51 @@ async function route(request: Request, url: URL, table: CompiledTable | undefine
   const match = table.matcher.match({ host, path: url.pathname, method: request.method, headers: request.headers, query: url.searchParams });
   if (!match) return fail('no_route', `${request.method} ${host}${url.pathname}`);
   served.route = `${match.routeKey}/${match.rule.name ?? `rule${match.ruleIndex}`}`;
+
+  const policies = table.policies.forRule(match.routeKey, match.rule.name);
+  if (policies.length === 0) return forwardMatched(request, url, host, match, table, deps, requestId, served, fail);
+  const limit = await enforce({
+    policies,
+    request,
+    routeKey: match.routeKey,
+    ...(match.rule.name ? { ruleName: match.rule.name } : {}),
+    namespace: deps.rateLimiter ?? missingLimiter,
+    ctx: { waitUntil: deps.waitUntil },
+    now: deps.now(),
+    log: (line) => deps.log({ route: served.route, requestId, ...line }),
+  });
+  if (limit.denied) {
+    served.error = 'rate_limited';
+    return limit.denied;
+  }
+  const response = await forwardMatched(request, url, host, match, table, deps, requestId, served, fail);
+  if (response.status === 101) return response;
+  // Every response of a limited route says where the client stands (draft-ietf-httpapi-ratelimit-headers-10).
+  for (const [name, value] of limit.headers) response.headers.set(name, value);
+  return response;
+}
+
+/** Without a RATE_LIMITER binding every limiter call fails, so each policy's failOpen decides. */
+const missingLimiter: RateLimiterNamespaceLike = {
+  idFromName: () => {
+    throw new Error('RATE_LIMITER binding is missing');
+  },
+  get: () => {
+    throw new Error('RATE_LIMITER binding is missing');
+  },
+};
+
+async function forwardMatched(
+  request: Request,
+  url: URL,
+  host: string,
+  match: RouteMatch,
+  table: CompiledTable,
+  deps: GatewayDeps,
+  requestId: string,
+  served: Served,
+  fail: (code: DegradedCode, detail?: string, headers?: HeadersInit) => Response,
+): Promise<Response> {
 
   const filters = match.rule.filters ?? [];
   const redirect = filters.find((f) => f.type === 'RequestRedirect');

@@ -1,8 +1,10 @@
 /** The Hono app: internal endpoints under /_edgeway, everything else goes through the gateway. */
 import { Hono } from 'hono';
+import { ADMIN_BASE_PATH, adminApp } from '../admin/app.js';
 import type { Env } from '../env.js';
 import { healthPage, IsolateHealth, RetryBudget } from '../health.js';
 import { TableCache } from '../table.js';
+import type { RateLimiterNamespaceLike } from '../ratelimit.js';
 import { devFetch } from '../proxy/dev-fetch.js';
 import { serveRequest } from './gateway.js';
 
@@ -31,6 +33,8 @@ app.get('/_edgeway/health', async (c) => {
   return healthPage(health.describe(Date.now(), table?.snapshot.backends ?? []));
 });
 
+app.route(ADMIN_BASE_PATH, adminApp);
+
 app.all('*', async (c) => {
   const table = await loadTable(c.env, c.executionCtx);
   return serveRequest(c.req.raw, table, {
@@ -41,6 +45,7 @@ app.all('*', async (c) => {
     log,
     debugHeaders: c.env.DEBUG_HEADERS !== 'off',
     waitUntil: (p) => c.executionCtx.waitUntil(p),
+    rateLimiter: c.env.RATE_LIMITER as RateLimiterNamespaceLike | undefined,
   });
 });
 

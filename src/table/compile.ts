@@ -1,4 +1,5 @@
 /** Builds a CompiledTable from a validated snapshot. */
+import { compilePolicies } from '../ratelimit.js';
 import { compileIndexed } from '../routing/indexed/index.js';
 import type { Snapshot } from '../schema.js';
 import type { CompiledTable } from '../table.js';
@@ -7,5 +8,6 @@ export function compileTable(snapshot: Snapshot, clock: () => number = () => per
   const started = clock();
   const matcher = compileIndexed(snapshot.routes);
   const backends = new Map(snapshot.backends.map((b) => [`${b.metadata.namespace}/${b.metadata.name}`, b]));
-  return { version: snapshot.version, snapshot, matcher, backends, compileMs: clock() - started };
+  const policies = compilePolicies(snapshot.policies);
+  return { version: snapshot.version, snapshot, matcher, backends, policies, compileMs: clock() - started };
 }
