@@ -2,6 +2,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
+import { fetch as miniflareFetch } from 'miniflare';
 
 export interface OutboundOptions {
   /** Hosts (lowercase, no port) that may be connected to; every other target is refused. */
@@ -25,6 +26,7 @@ export function resolveOverrideOutbound(options: OutboundOptions = {}) {
     const target = (cf?.resolveOverride ?? url.hostname).toLowerCase();
     if (options.allowHost && !options.allowHost(target))
       return new Response(`outbound to ${target} refused by the dev allow-list`, { status: 599 });
+    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') return upgradeWebSocket(request, url, target);
     const headers: Record<string, string> = {};
     request.headers.forEach((v, k) => {
       if (!HOP_BY_HOP.includes(k)) headers[k] = v;
@@ -32,9 +34,16 @@ export function resolveOverrideOutbound(options: OutboundOptions = {}) {
     headers.host = url.host;
     const mod = url.protocol === 'https:' ? https : http;
     const body = request.body ? Readable.fromWeb(request.body as import('node:stream/web').ReadableStream) : undefined;
-    return new Promise<Response>((resolve, reject) => {
+    return new Promise<Response>((resolve) => {
       const req = mod.request(
-        { host: target, port: url.port || (url.protocol === 'https:' ? 443 : 80), method: request.method, path: url.pathname + url.search, headers, servername: url.hostname },
+        {
+          host: target,
+          port: url.port || (url.protocol === 'https:' ? 443 : 80),
+          method: request.method,
+          path: url.pathname + url.search,
+          headers,
+          servername: url.hostname,
+        },
         (res) => {
           const out = new Headers();
           for (const [k, v] of Object.entries(res.headers)) {
@@ -44,7 +53,13 @@ export function resolveOverrideOutbound(options: OutboundOptions = {}) {
           const status = res.statusCode ?? 502;
           const nullBody = status === 204 || status === 304 || request.method === 'HEAD';
           if (nullBody) res.resume();
-          resolve(new Response(nullBody ? null : (Readable.toWeb(res) as ReadableStream), { status, statusText: res.statusMessage, headers: out }));
+          resolve(
+            new Response(nullBody ? null : (Readable.toWeb(res) as ReadableStream), {
+              status,
+              statusText: res.statusMessage,
+              headers: out,
+            }),
+          );
         },
       );
       // miniflare would turn a rejection into a 500 response; production fetch() throws instead. Mark the failure
@@ -57,4 +72,27 @@ export function resolveOverrideOutbound(options: OutboundOptions = {}) {
       else req.end();
     });
   };
+}
+
+/**
+ * node:http cannot hand a 101 back to workerd, but miniflare's own fetch can: it opens the socket with `ws` and returns
+ * a Response carrying a coupled WebSocket, which the outbound service passes through. We dial the override target
+ * and send the original Host, as production does; the handshake headers are left to `ws` to generate.
+ */
+async function upgradeWebSocket(request: Request, url: URL, target: string): Promise<Response> {
+  const dial = new URL(url);
+  dial.hostname = target.includes(':') && !target.startsWith('[') ? `[${target}]` : target;
+  const headers: Record<string, string> = {};
+  request.headers.forEach((v, k) => {
+    if (HOP_BY_HOP.includes(k) || (k.startsWith('sec-websocket-') && k !== 'sec-websocket-protocol')) return;
+    headers[k] = v;
+  });
+  headers.upgrade = 'websocket';
+  headers.host = url.host;
+  try {
+    return (await miniflareFetch(dial.toString(), { method: 'GET', headers })) as unknown as Response;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'ECONNERROR';
+    return new Response(null, { status: 502, headers: { [DEV_CONNECT_ERROR_HEADER]: code } });
+  }
 }

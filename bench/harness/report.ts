@@ -1,0 +1,318 @@
+/** Writes docs/benchmarks.md, the SVG chart and the raw JSON of a run, and returns the console summary. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { format } from 'prettier';
+import type { Results, Section, TargetResult } from './types.js';
+
+const ROOT = process.cwd();
+const CHART = 'bench/results/chart.svg';
+const RAW = 'bench/results/last-run.json';
+
+const f0 = (n: number) => n.toFixed(0);
+const f2 = (n: number) => n.toFixed(2);
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** Log-scale axis bounds: whole powers of ten around the data, so a 60k req/s upstream and a 1k req/s Worker both show. */
+function logBounds(values: number[]): [number, number] {
+  const pos = values.filter((v) => v > 0);
+  if (pos.length === 0) return [1, 10];
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...pos)));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...pos) * 1.0001));
+  return [lo, hi > lo ? hi : lo * 10];
+}
+
+function wrap(label: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const word of label.split(' ')) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && (last + ' ' + word).length <= width) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
+  }
+  return lines;
+}
+
+const tickLabel = (v: number) => (v >= 1000 ? `${v / 1000}k` : `${+v.toPrecision(3)}`);
+
+/** Grouped bars: req/s on the left axis, p99 on the right (both log scale), one group per target. */
+export function renderChart(r: Results): string {
+  const ts = r.targets.filter((t): t is TargetResult & { median: NonNullable<TargetResult['median']> } => !!t.median);
+  const W = 880;
+  const H = 420;
+  const m = { l: 70, r: 70, t: 56, b: 96 };
+  const pw = W - m.l - m.r;
+  const ph = H - m.t - m.b;
+  const [rLo, rHi] = logBounds(ts.map((t) => t.median.rps));
+  const [pLo, pHi] = logBounds(ts.map((t) => t.median.p99Ms));
+  const y = (v: number, lo: number, hi: number) =>
+    m.t + ph - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph;
+  const group = pw / Math.max(1, ts.length);
+  const bw = Math.min(34, group * 0.3);
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
+  out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  out.push(
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">Edgeway bench (${r.mode} run, ${esc(r.startedAt.slice(0, 16).replace('T', ' '))} UTC): median req/s and p99 per target</text>`,
+  );
+  out.push(
+    `<text x="${W / 2}" y="38" text-anchor="middle" fill="#555">wrk -t${r.load.threads} -c${r.load.connections}, ${r.rounds} x ${r.load.durationS}s rounds, ${r.machine.nproc} cores (${esc(r.machine.cpuModel)}), Worker outbound via ${r.outbound === 'hook' ? 'Node dev hook' : 'in-workerd Worker'}; both axes log scale</text>`,
+  );
+  for (let v = rLo; v <= rHi * 1.0001; v *= 10) {
+    const yy = y(v, rLo, rHi);
+    out.push(`<line x1="${m.l}" y1="${yy}" x2="${m.l + pw}" y2="${yy}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${m.l - 6}" y="${yy + 4}" text-anchor="end" fill="#1f5fa8">${tickLabel(v)}</text>`);
+  }
+  for (let v = pLo; v <= pHi * 1.0001; v *= 10) {
+    const yy = y(v, pLo, pHi);
+    out.push(`<line x1="${m.l + pw}" y1="${yy}" x2="${m.l + pw + 4}" y2="${yy}" stroke="#c2571a"/>`);
+    out.push(`<text x="${m.l + pw + 6}" y="${yy + 4}" fill="#c2571a">${tickLabel(v)}</text>`);
+  }
+  out.push(
+    `<text transform="translate(18 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" fill="#1f5fa8">requests/s (median, log)</text>`,
+  );
+  out.push(
+    `<text transform="translate(${W - 14} ${m.t + ph / 2}) rotate(90)" text-anchor="middle" fill="#c2571a">p99 latency ms (median, log)</text>`,
+  );
+  out.push(`<line x1="${m.l}" y1="${m.t + ph}" x2="${m.l + pw}" y2="${m.t + ph}" stroke="#333"/>`);
+  ts.forEach((t, i) => {
+    const cx = m.l + group * i + group / 2;
+    const yr = y(t.median.rps, rLo, rHi);
+    const yp = y(t.median.p99Ms, pLo, pHi);
+    out.push(
+      `<rect x="${cx - bw - 2}" y="${yr}" width="${bw}" height="${m.t + ph - yr}" fill="#1f5fa8"><title>${esc(t.label)}: ${f0(t.median.rps)} req/s</title></rect>`,
+    );
+    out.push(
+      `<rect x="${cx + 2}" y="${yp}" width="${bw}" height="${m.t + ph - yp}" fill="#e07b39"><title>${esc(t.label)}: p99 ${f2(t.median.p99Ms)} ms</title></rect>`,
+    );
+    out.push(`<text x="${cx - bw / 2 - 2}" y="${yr - 4}" text-anchor="middle" font-size="10" fill="#1f5fa8">${f0(t.median.rps)}</text>`);
+    out.push(`<text x="${cx + bw / 2 + 2}" y="${yp - 4}" text-anchor="middle" font-size="10" fill="#c2571a">${f2(t.median.p99Ms)}</text>`);
+    out.push(`<text x="${cx}" y="${m.t + ph + 18}" text-anchor="middle" font-weight="bold">${esc(t.id)}</text>`);
+    wrap(t.label, 14).forEach((line, li) =>
+      out.push(`<text x="${cx}" y="${m.t + ph + 34 + li * 14}" text-anchor="middle" font-size="11">${esc(line)}</text>`),
+    );
+  });
+  const ly = H - 12;
+  out.push(
+    `<rect x="${m.l}" y="${ly - 10}" width="12" height="12" fill="#1f5fa8"/><text x="${m.l + 18}" y="${ly}">requests/s (left axis)</text>`,
+  );
+  out.push(
+    `<rect x="${m.l + 180}" y="${ly - 10}" width="12" height="12" fill="#e07b39"/><text x="${m.l + 198}" y="${ly}">p99 ms (right axis)</text>`,
+  );
+  if (ts.length === 0) out.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no target was measured</text>`);
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+function sectionText(s: Section, render: (data: unknown) => string): string {
+  if (s.status === 'ok') return render(s.data);
+  return `**${s.status}**: ${s.reason.split('\n')[0]}\n`;
+}
+
+/** Any JSON-ish result as a key/value table, nested values as inline JSON. */
+function genericTable(data: unknown, explain: Record<string, string> = {}): string {
+  if (data === null || typeof data !== 'object') return `\`${JSON.stringify(data)}\`\n`;
+  const rows = Object.entries(data as Record<string, unknown>).map(
+    ([k, v]) => `| ${cell(k)} | ${cell(typeof v === 'object' ? JSON.stringify(v) : String(v))} | ${cell(explain[k] ?? '')} |`,
+  );
+  return ['| figure | value | meaning |', '| --- | ---: | --- |', ...rows].join('\n') + '\n';
+}
+
+/** Meanings of bench/ratelimit.ts's AccuracyReport fields (from its doc comments). */
+const RATE_LIMIT_FIELDS: Record<string, string> = {
+  limit: 'requests allowed per window',
+  windowMs: 'window length (ms)',
+  durationMs: 'simulated duration (virtual clock, ms)',
+  requests: 'requests sent by all clients on one hot key',
+  allowed: 'requests allowed',
+  ideal: 'limit x duration / window: what a perfect limiter allows',
+  maxInAnyWindow: 'most allowed in any window (t - W, t]: over `limit` means overshoot',
+  deniedUnder90: 'denials while under 90% of the limit had been used (false denials)',
+  denied: 'requests denied',
+  objectCallsPerSecond: 'calls reaching the Durable Object per second',
+};
+
+function routerText(data: unknown): string {
+  const r = data as {
+    matchNsMedian?: Record<string, number>;
+    compileMs10k?: number;
+    ratio10kTo100?: number;
+    rounds?: { matchNsMedian: Record<string, number>; compileMs10k: number }[];
+  };
+  if (!r.matchNsMedian) return genericTable(data);
+  const per = r.rounds && r.rounds.length > 1 ? r.rounds : null;
+  const rows = Object.entries(r.matchNsMedian).map(
+    ([n, ns]) =>
+      `| ${n} | ${ns.toFixed(0)} ns (${(ns / 1000).toFixed(3)} µs) |${per ? ` ${per.map((x) => (x.matchNsMedian[n] ?? Number.NaN).toFixed(0)).join(', ')} |` : ''}`,
+  );
+  return (
+    [`| routes | median match time |${per ? ' per round, ns |' : ''}`, `| ---: | ---: |${per ? ' --- |' : ''}`, ...rows].join('\n') +
+    `\n\nCompile of a 10k-route snapshot: **${r.compileMs10k?.toFixed(1) ?? '?'} ms**${per ? ` (rounds: ${per.map((x) => x.compileMs10k.toFixed(1)).join(', ')})` : ''}. Match time at 10k routes is **${r.ratio10kTo100?.toFixed(2) ?? '?'}x** the 100-route figure. Measured by bench/router.ts (its own table mix and request set), median over ${per?.length ?? 1} run(s) of it, before any load starts.\n`
+  );
+}
+
+const verdictWord = (h: boolean | null) => (h === null ? 'n/a' : h ? '**holds**' : '**does not hold**');
+
+/** Formats like `npm run lint` expects, so generated files never fail `prettier --check`. */
+async function pretty(text: string, file: string): Promise<string> {
+  try {
+    return await format(text, { filepath: join(ROOT, file) });
+  } catch {
+    return text;
+  }
+}
+
+export async function writeReport(r: Results): Promise<string> {
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, CHART), renderChart(r));
+  writeFileSync(join(ROOT, RAW), await pretty(JSON.stringify(r, null, 2), RAW));
+
+  const byId = (id: string) => r.targets.find((t) => t.id === id);
+  const b = byId('b')?.median;
+  const L: string[] = [];
+  L.push('# Benchmarks', '');
+  L.push(
+    `Generated by \`npm run bench\` (bench/main.ts) — do not edit by hand. **${r.mode === 'quick' ? 'QUICK run (BENCH_QUICK=1: one short round; for development, not for quoting)' : 'Full run'}**, started ${r.startedAt}, took ${r.durationS} s. Raw figures: [${RAW}](../${RAW}).`,
+    '',
+  );
+  if (!r.gateway.real)
+    L.push(`> **Note:** ${r.gateway.note}. The c/d figures and the end-to-end verdicts below are not evidence about Edgeway yet.`, '');
+
+  L.push('## Targets', '');
+  L.push('| target | goal | measured | verdict | note |', '| --- | --- | --- | --- | --- |');
+  for (const v of r.verdicts)
+    L.push(`| ${cell(v.name)} | ${cell(v.target)} | ${cell(v.measured)} | ${verdictWord(v.holds)} | ${cell(v.note ?? '')} |`);
+  const holds = r.verdicts.filter((v) => v.holds === true).map((v) => v.name);
+  const fails = r.verdicts.filter((v) => v.holds === false).map((v) => v.name);
+  const open = r.verdicts.filter((v) => v.holds === null).map((v) => v.name);
+  L.push('');
+  L.push(
+    `In plain words: ${holds.length ? `holding — ${holds.join('; ')}.` : 'no target holds yet.'} ${fails.length ? `Not holding — ${fails.join('; ')}.` : 'None measured fails.'}${open.length ? ` Not decided (not measured or invalid) — ${open.join('; ')}.` : ''}`,
+    '',
+  );
+
+  L.push('## Machine', '');
+  L.push(`- CPU: ${r.machine.nproc} cores (\`nproc\`), ${r.machine.cpuModel}`);
+  L.push(`- Memory: ${r.machine.memory}; kernel ${r.machine.kernel}`);
+  L.push(
+    `- Load average (1/5/15 min) at start: ${r.machine.loadAtStart}, at end: ${r.machine.loadAtEnd ?? '?'} — the machine is shared, so figures move between runs; compare ratios from one run, not absolute numbers across runs.`,
+  );
+  L.push(`- Node ${r.machine.node}; workerd ${r.machine.workerd}`);
+  for (const [k, v] of Object.entries(r.versions)) L.push(`- ${k}: ${v}`);
+  L.push('');
+
+  L.push('## 1. Router', '');
+  L.push(sectionText(r.router, routerText));
+
+  L.push('## 2. End to end', '');
+  L.push(
+    `Load: \`wrk -t${r.load.threads} -c${r.load.connections} -d${r.load.durationS}s --latency\` with \`Host: api.bench.test\`, ` +
+      `${r.rounds} round(s) per target after a ${r.warmupS} s warm-up each, rounds interleaved across targets with the order rotated each round; figures are medians over rounds, ratios are from this run's medians.`,
+    '',
+  );
+  L.push(
+    `- Upstream (a): ${r.upstream} on loopback. nginx was chosen over a Node server because it is steadier and uses less of the 2 cores the proxies under test need (BENCH_UPSTREAM=node switches).`,
+  );
+  L.push(
+    `- Workers (b0, b, c, d): ${r.workers}. Bundled with esbuild from the same sources \`wrangler deploy\` uses; c/d get wrangler.toml's bindings (KV, Durable Objects, vars) and a seeded ${'1k'}-route snapshot (bench/harness/snapshot.ts) whose target route splits 90/10 over two Backends, both pointing at the upstream.`,
+  );
+  const hookNote =
+    'Edgeway reaches origins with `fetch(<client URL>, { cf: { resolveOverride } })`. workerd ignores resolveOverride, so in dev something must emulate it, and that costs what production does not pay. ' +
+    'b, c and d all take the same emulated path, so c/b and d/c compare like with like; b0 is the same bare Worker fetching the upstream URL directly, so b/b0 shows what the emulation costs. Absolute Worker figures are therefore pessimistic; the ratios are the point.';
+  L.push(
+    r.outbound === 'worker'
+      ? `- **Outbound path (this run: in-workerd outbound Worker).** ${hookNote} Here a small outbound Worker in the same workerd (bench/outbound-worker.ts) rewrites the URL to the override host (the upstream then sees 127.0.0.1 as Host, which the static upstream ignores). The repo's dev/test hook, src/dev/outbound.ts, sends every fetch workerd → Node → upstream; on this machine it tops out at a few hundred req/s, so with it b, c and d are all hook-bound and c/b drifts to ~1 whatever Edgeway costs. \`BENCH_OUTBOUND=hook npm run bench\` measures with that hook instead.`
+      : `- **Outbound path (this run: Node dev hook src/dev/outbound.ts).** ${hookNote} The hook sends every fetch workerd → Node → upstream and tops out at a few hundred req/s here, so b, c and d may all be hook-bound, which pulls c/b towards 1 whatever Edgeway costs; the default run uses an in-workerd outbound Worker (bench/outbound-worker.ts) instead.`,
+  );
+  L.push(
+    `- Miniflare puts its outbound interceptor Worker in front of every Worker's fetches (b0 included) — dev-only cost. The Workers' log lines (${r.workerLogLines} this run) are counted and dropped instead of being piped through the Node process.`,
+  );
+  L.push(
+    "- nginx (e) and haproxy (f) run with configs written to a temp dir, one worker/thread each (like workerd's one JS thread), upstream keep-alive on, non-daemon, stopped at the end.",
+  );
+  L.push(
+    '- Everything (wrk, proxies, workerd, the Node process, upstream) shares the same 2 cores, so every figure includes that contention.',
+    '',
+  );
+  L.push(`![median req/s and p99 per target (log scales)](../${CHART})`, '');
+  L.push('| id | target | req/s | p50 ms | p99 ms | req/s vs b | p99 vs b | non-2xx | socket errors | req/s per round |');
+  L.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const t of r.targets) {
+    if (!t.median) {
+      L.push(`| ${t.id} | ${cell(t.label)} | — | — | — | — | — | — | — | not measured: ${cell(t.reason ?? 'no successful round')} |`);
+      continue;
+    }
+    const vb = b ? `${f2(t.median.rps / b.rps)}x` : '—';
+    const pb = b ? `${f2(t.median.p99Ms / b.p99Ms)}x` : '—';
+    L.push(
+      `| ${t.id} | ${cell(t.label)} | ${f0(t.median.rps)} | ${f2(t.median.p50Ms)} | ${f2(t.median.p99Ms)} | ${vb} | ${pb} | ${t.non2xx} | ${t.socketErrors} | ${t.rounds.map((x) => f0(x.rps)).join(', ')} |`,
+    );
+  }
+  L.push('');
+  L.push('What each target is:', '');
+  for (const t of r.targets) L.push(`- **${t.id}** ${cell(t.describe)}${t.probe ? ` — first response: ${t.probe.status}` : ''}`);
+  L.push('');
+  L.push('| ratio (this run) | value |', '| --- | ---: |');
+  for (const [k, v] of Object.entries(r.ratios)) L.push(`| ${k} | ${v === null ? '—' : `${f2(v)}x`} |`);
+  L.push('');
+  const spread = Object.entries(r.perRound).filter(([, xs]) => xs.length > 1);
+  if (spread.length) {
+    L.push('Per-round ratios (spread shows the noise):', '');
+    for (const [k, xs] of spread) L.push(`- ${k}: ${xs.map(f2).join(', ')}`);
+    L.push('');
+  }
+  for (const id of ['c', 'd']) {
+    const t = byId(id);
+    if (!t?.probe) continue;
+    const dbg = Object.entries(t.probe.headers).filter(
+      ([k]) => k.startsWith('x-edgeway') || k.startsWith('ratelimit') || k.startsWith('x-ratelimit'),
+    );
+    L.push(
+      `- First response of **${id}** to the bench request: status ${t.probe.status}${dbg.length ? `, ${dbg.map(([k, v]) => `\`${k}: ${v}\``).join(', ')}` : ' (no x-edgeway-* or RateLimit headers)'}.`,
+    );
+  }
+  const primary = r.backendHits['bench-primary'] ?? 0;
+  const canary = r.backendHits['bench-canary'] ?? 0;
+  if (primary + canary > 0)
+    L.push(
+      `- Observed split on the target route (c and d, from the gateway's log lines): bench-primary ${((100 * primary) / (primary + canary)).toFixed(1)}%, bench-canary ${((100 * canary) / (primary + canary)).toFixed(1)}% of ${primary + canary} requests (configured 90/10).`,
+    );
+  else if (r.workerLogLines === 0) L.push('- The gateway wrote no log lines, so the 90/10 split could not be checked from them.');
+  if (r.rateLimitHeaders === false)
+    L.push(
+      '- **d answered without RateLimit headers**: the gateway did not apply the policy, so d measured Edgeway without rate limiting.',
+    );
+  L.push('');
+
+  L.push('## 3. Failover and rate limiting', '');
+  L.push('### Rate-limit accuracy (bench/ratelimit.ts)', '');
+  L.push(sectionText(r.rateLimit, (d) => genericTable(d, RATE_LIMIT_FIELDS)));
+  L.push('### Failover (chaos/, from docs/reliability.md)', '');
+  L.push(sectionText(r.failover, (d) => (d as string[]).join('\n\n') + '\n\nSource: [docs/reliability.md](reliability.md).\n'));
+
+  if (r.errors.length) {
+    L.push('## Errors in this run', '');
+    for (const e of r.errors) L.push(`- ${cell(e.split('\n')[0] ?? e)}`);
+    L.push('');
+  }
+  L.push('## Running it', '');
+  L.push(
+    '`npm run bench` (full: about 5 minutes, ends by itself within 10). `BENCH_QUICK=1 npm run bench` for one 2 s round per target while developing. Other knobs: `BENCH_TARGETS=a,b,c`, `BENCH_ROUNDS`, `BENCH_DURATION`, `BENCH_CONNECTIONS`, `BENCH_THREADS`, `BENCH_UPSTREAM=node`, `BENCH_OUTBOUND=hook`. Needs wrk, nginx and haproxy (Debian packages; installed with apt-get when run as root).',
+    '',
+  );
+  writeFileSync(join(ROOT, 'docs/benchmarks.md'), await pretty(L.join('\n'), 'docs/benchmarks.md'));
+
+  const S: string[] = [];
+  S.push('', `bench ${r.mode} run (${r.durationS} s)`);
+  for (const t of r.targets)
+    S.push(
+      `  ${t.id.padEnd(3)} ${t.label.padEnd(24)} ${t.median ? `${f0(t.median.rps).padStart(7)} req/s  p50 ${f2(t.median.p50Ms)} ms  p99 ${f2(t.median.p99Ms)} ms` : `not measured: ${t.reason ?? ''}`}`,
+    );
+  for (const v of r.verdicts)
+    S.push(
+      `  ${v.holds === null ? 'n/a ' : v.holds ? 'OK  ' : 'FAIL'} ${v.name}: ${v.measured} (goal ${v.target})${v.note ? ` — ${v.note}` : ''}`,
+    );
+  S.push(`  wrote docs/benchmarks.md, ${CHART}, ${RAW}`);
+  return S.join('\n');
+}

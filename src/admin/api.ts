@@ -1,0 +1,65 @@
+/** Request and response bodies of the admin API, built from the shared zod contract (src/schema). */
+import { z } from 'zod';
+import { Endpoint, Namespace, ObjectName, Resource } from '../schema.js';
+
+export const Problem = z
+  .object({
+    error: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string(), index: z.number().int().optional() })).optional(),
+  })
+  .describe('Every error response. `issues` lists every problem found in an invalid body.');
+
+export const PublishBody = z.strictObject({ resources: z.array(Resource).max(10_000) });
+export type PublishBody = z.infer<typeof PublishBody>;
+
+export const PublishResult = z.object({
+  version: z.number().int(),
+  warnings: z.array(z.object({ path: z.string(), message: z.string(), index: z.number().int() })),
+});
+
+export const WeightsBody = z.strictObject({
+  namespace: Namespace.default('default'),
+  route: ObjectName.describe('HTTPRoute name.'),
+  rule: z.union([z.string().min(1), z.number().int().min(0)]).describe('Rule name, or its index in spec.rules.'),
+  backends: z
+    .array(z.strictObject({ name: ObjectName, namespace: Namespace.optional(), weight: z.number().int().min(0).max(1_000_000) }))
+    .min(1)
+    .max(16)
+    .describe('New weights; every named backendRef must already be in the rule. Refs not listed keep their weight.'),
+});
+export type WeightsBody = z.infer<typeof WeightsBody>;
+
+export const RollbackBody = z.strictObject({
+  version: z.number().int().min(1).describe('Version whose published resources are restored.'),
+});
+
+export const VersionInfo = z.object({ version: z.number().int(), createdAt: z.string(), reason: z.string() });
+
+export const ReportedEndpoint = Endpoint.omit({ owner: true, stale: true }).extend({
+  backend: z.strictObject({ namespace: Namespace, name: ObjectName }).describe('The Backend this endpoint serves.'),
+});
+export type ReportedEndpoint = z.infer<typeof ReportedEndpoint>;
+
+export const PushBody = z.strictObject({
+  cluster: z.string().min(1).max(128),
+  policy: z
+    .enum(['sync', 'upsert-only'])
+    .describe('sync: the report replaces everything this cluster reported before. upsert-only: never withdraws.'),
+  endpoints: z.array(ReportedEndpoint).max(4096),
+  agentVersion: z.string().max(64).optional(),
+});
+export type PushBody = z.infer<typeof PushBody>;
+
+export const HeartbeatBody = z.strictObject({ cluster: z.string().min(1).max(128), agentVersion: z.string().max(64).optional() });
+
+export const PushResult = z.object({ version: z.number().int(), changed: z.boolean(), endpoints: z.number().int() });
+
+export const ClusterInfo = z.object({
+  cluster: z.string(),
+  lastHeartbeat: z.string().nullable(),
+  stale: z.boolean(),
+  endpoints: z.number().int(),
+  unmatchedBackends: z.array(z.string()).describe('Reported backends that no published Backend matches (not served).'),
+  agentVersion: z.string().optional(),
+});
+export type ClusterInfo = z.infer<typeof ClusterInfo>;

@@ -1,0 +1,248 @@
+/** The admin API (mounted at /_edgeway/v1): operators publish and switch routes, agents push endpoints. */
+import { OpenAPIHono, createRoute, type Hook } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import { z } from 'zod';
+import { Snapshot } from '../schema.js';
+import {
+  ClusterInfo,
+  HeartbeatBody,
+  Problem,
+  PublishBody,
+  PublishResult,
+  PushBody,
+  PushResult,
+  RollbackBody,
+  VersionInfo,
+  WeightsBody,
+} from './api.js';
+import { agentAuth, operatorAuth, refuse, type AdminBindings } from './auth.js';
+import type { CoordinatorDO } from './coordinator.js';
+import { COORDINATOR_NAME, type AdminEnv } from './env.js';
+import { issuePath, type Outcome } from './state.js';
+
+export const ADMIN_BASE_PATH = '/_edgeway/v1';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+const problem = (description: string) => json(Problem, description);
+const bearer = [{ bearer: [] }];
+const signed = [{ agentSignature: [] }];
+const etagHeader = z.object({ ETag: z.string().describe('"<version>"') });
+
+const defaultHook: Hook<unknown, AdminBindings, string, unknown> = (result, c) => {
+  if (!result.success)
+    return c.json(
+      { error: 'invalid request', issues: result.error.issues.map((i) => ({ path: issuePath(i.path), message: i.message })) },
+      400,
+    );
+  return undefined;
+};
+
+export function coordinator(env: AdminEnv): DurableObjectStub<CoordinatorDO> {
+  const ns = env.COORDINATOR as DurableObjectNamespace<CoordinatorDO> | undefined;
+  if (!ns) throw new HTTPException(503, { message: 'COORDINATOR binding is missing' });
+  return ns.get(ns.idFromName(COORDINATOR_NAME));
+}
+
+function fail(c: { json: (b: unknown, s: number) => Response }, out: Extract<Outcome<unknown>, { ok: false }>) {
+  return c.json({ error: out.error, ...(out.issues ? { issues: out.issues } : {}) }, out.status);
+}
+
+const etag = (version: number) => `"${version}"`;
+
+export const adminApp = new OpenAPIHono<AdminBindings>({ defaultHook });
+
+adminApp.onError((err, c) => {
+  if (err instanceof HTTPException) return c.json({ error: err.message || 'bad request' }, err.status);
+  console.log(JSON.stringify({ level: 'error', event: 'admin.error', route: c.req.path, message: String(err) }));
+  return c.json({ error: 'internal error' }, 500);
+});
+
+adminApp.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'ADMIN_TOKEN Worker secret.',
+});
+adminApp.openAPIRegistry.registerComponent('securitySchemes', 'agentSignature', {
+  type: 'apiKey',
+  in: 'header',
+  name: 'X-Edgeway-Signature',
+  description:
+    'v1=hex(HMAC-SHA256(key, "EDGEWAY-HMAC-SHA256\\nMETHOD\\nPATH\\nTIMESTAMP\\nCLUSTER\\nhex(SHA-256(body))")) with X-Edgeway-Cluster and X-Edgeway-Timestamp (unix seconds, ±5 min). Keys: AGENT_KEYS Worker secret. Each signature is accepted once.',
+});
+
+adminApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/snapshot',
+    summary: 'Current merged snapshot; its version is the ETag',
+    security: bearer,
+    middleware: [operatorAuth] as const,
+    responses: {
+      200: { ...json(Snapshot, 'The snapshot the coordinator will (or did) write to KV'), headers: etagHeader },
+      401: problem('Missing or wrong token'),
+      404: { ...problem('Nothing published yet (ETag "0")'), headers: etagHeader },
+    },
+  }),
+  async (c) => {
+    const { snapshot, version } = await coordinator(c.env).getSnapshot();
+    c.header('ETag', etag(version));
+    if (!snapshot) return c.json({ error: 'nothing published yet' }, 404);
+    return c.json(snapshot, 200);
+  },
+);
+
+adminApp.openapi(
+  createRoute({
+    method: 'put',
+    path: '/resources',
+    summary: 'Publish the full list of routes, backends and policies',
+    description: 'Replaces every published resource. Requires If-Match with the ETag read from GET /snapshot (or "*").',
+    security: bearer,
+    middleware: [operatorAuth] as const,
+    request: { headers: z.object({ 'if-match': z.string().optional() }), body: { ...json(PublishBody, 'Resources'), required: true } },
+    responses: {
+      200: { ...json(PublishResult, 'Published'), headers: etagHeader },
+      400: problem('Invalid body: every issue is listed'),
+      401: problem('Missing or wrong token'),
+      412: problem('Resources changed since the If-Match version'),
+      428: problem('If-Match missing'),
+    },
+  }),
+  async (c) => {
+    const out = await coordinator(c.env).publish(c.req.valid('json').resources, c.req.header('if-match'));
+    if (!out.ok) return fail(c, out) as never;
+    c.header('ETag', etag(out.value.version));
+    return c.json(out.value, 200);
+  },
+);
+
+adminApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/weights',
+    summary: 'Blue/green switch: set backendRef weights of one route rule in one change',
+    security: bearer,
+    middleware: [operatorAuth] as const,
+    request: { headers: z.object({ 'if-match': z.string().optional() }), body: { ...json(WeightsBody, 'Weights'), required: true } },
+    responses: {
+      200: { ...json(z.object({ version: z.number().int() }), 'Switched'), headers: etagHeader },
+      400: problem('Invalid body or unknown backendRef'),
+      401: problem('Missing or wrong token'),
+      404: problem('Route or rule not published'),
+      412: problem('Resources changed since the If-Match version'),
+    },
+  }),
+  async (c) => {
+    const out = await coordinator(c.env).setWeights(c.req.valid('json'), c.req.header('if-match'));
+    if (!out.ok) return fail(c, out) as never;
+    c.header('ETag', etag(out.value.version));
+    return c.json(out.value, 200);
+  },
+);
+
+adminApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/rollback',
+    summary: 'Restore the published resources of an earlier version (as a new version)',
+    security: bearer,
+    middleware: [operatorAuth] as const,
+    request: { body: { ...json(RollbackBody, 'Target version'), required: true } },
+    responses: {
+      200: { ...json(z.object({ version: z.number().int() }), 'Rolled back'), headers: etagHeader },
+      400: problem('Invalid body'),
+      401: problem('Missing or wrong token'),
+      404: problem('Version not in the kept history'),
+    },
+  }),
+  async (c) => {
+    const out = await coordinator(c.env).rollback(c.req.valid('json').version);
+    if (!out.ok) return fail(c, out) as never;
+    c.header('ETag', etag(out.value.version));
+    return c.json(out.value, 200);
+  },
+);
+
+adminApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/versions',
+    summary: 'Operator changes kept for rollback',
+    security: bearer,
+    middleware: [operatorAuth] as const,
+    responses: { 200: json(z.array(VersionInfo), 'History, oldest first'), 401: problem('Missing or wrong token') },
+  }),
+  async (c) => c.json(await coordinator(c.env).versions(), 200),
+);
+
+adminApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/clusters',
+    summary: 'Clusters with their last heartbeat and staleness',
+    security: bearer,
+    middleware: [operatorAuth] as const,
+    responses: { 200: json(z.array(ClusterInfo), 'Clusters'), 401: problem('Missing or wrong token') },
+  }),
+  async (c) => c.json(await coordinator(c.env).clusters(), 200),
+);
+
+adminApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/agent/endpoints',
+    summary: "Agent push of its cluster's endpoints (signed)",
+    description: 'policy "sync" replaces what the cluster reported before (withdrawing the rest); "upsert-only" never withdraws.',
+    security: signed,
+    middleware: [agentAuth] as const,
+    request: { body: { ...json(PushBody, 'Report'), required: true } },
+    responses: {
+      200: json(PushResult, 'Recorded'),
+      400: problem('Invalid body'),
+      401: problem('Unsigned, unknown cluster, bad signature, outside ±5 minutes or replayed'),
+      403: problem('Endpoints of another cluster'),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid('json');
+    if (body.cluster !== c.var.cluster) return refuse(c.req.path, 403, 'cluster mismatch', c.var.cluster) as never;
+    const out = await coordinator(c.env).push(c.var.cluster, c.var.signature, body);
+    if (!out.ok) return (out.status === 401 ? refuse(c.req.path, 401, out.error, c.var.cluster) : fail(c, out)) as never;
+    return c.json(out.value, 200);
+  },
+);
+
+adminApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/agent/heartbeat',
+    summary: 'Agent heartbeat (signed): keeps its endpoints from turning stale',
+    security: signed,
+    middleware: [agentAuth] as const,
+    request: { body: { ...json(HeartbeatBody, 'Heartbeat'), required: true } },
+    responses: {
+      200: json(z.object({ version: z.number().int(), changed: z.boolean() }), 'Recorded'),
+      400: problem('Invalid body'),
+      401: problem('Unsigned, bad signature, outside ±5 minutes or replayed'),
+      403: problem('Another cluster'),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid('json');
+    if (body.cluster !== c.var.cluster) return refuse(c.req.path, 403, 'cluster mismatch', c.var.cluster) as never;
+    const out = await coordinator(c.env).heartbeat(c.var.cluster, c.var.signature, body.agentVersion);
+    if (!out.ok) return refuse(c.req.path, 401, out.error, c.var.cluster) as never;
+    return c.json(out.value, 200);
+  },
+);
+
+export const OPENAPI_CONFIG = {
+  openapi: '3.1.0',
+  info: { title: 'Edgeway admin API', version: '1.0.0', description: 'Control plane of the Edgeway edge gateway.' },
+  servers: [{ url: ADMIN_BASE_PATH }],
+};
+
+adminApp.doc31('/openapi.json', OPENAPI_CONFIG);
+
+/** The OpenAPI document as served (also committed at docs/openapi.json). */
+export const openApiDocument = () => adminApp.getOpenAPI31Document(OPENAPI_CONFIG);

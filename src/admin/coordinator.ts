@@ -1,0 +1,206 @@
+/** CoordinatorDO: the single writer. Holds published resources and every cluster's endpoints, writes KV snapshots. */
+import { DurableObject } from 'cloudflare:workers';
+import { KV_POINTER_KEY, snapshotKey, type Resource, type SnapshotPointer } from '../schema.js';
+import type { PushBody, WeightsBody } from './api.js';
+import { CoordinatorState, DEFAULT_STALE_AFTER_MS, type ClusterRecord, type HistoryEntry, type Meta } from './state.js';
+import type { AdminEnv } from './env.js';
+export { COORDINATOR_NAME } from './env.js';
+
+/** KV allows one write per second to a key: the pointer is moved at most this often. */
+export const FLUSH_INTERVAL_MS = 1000;
+
+interface FlushMark {
+  version: number;
+  at: number;
+}
+
+/**
+ * The coordinator's behaviour over a DurableObjectState. Kept apart from the DurableObject subclass because workerd
+ * only lets the runtime construct that one; tests run this class over an in-memory state.
+ */
+export class Coordinator {
+  private state = new CoordinatorState();
+  private flushed: FlushMark = { version: 0, at: 0 };
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: AdminEnv,
+  ) {
+    void ctx.blockConcurrencyWhile(() => this.load());
+  }
+
+  private async load() {
+    const s = this.ctx.storage;
+    const [meta, published, flushed, history, clusters, nonces] = await Promise.all([
+      s.get<Meta>('meta'),
+      s.get<Resource[]>('published'),
+      s.get<FlushMark>('flushed'),
+      s.list<HistoryEntry>({ prefix: 'history:' }),
+      s.list<ClusterRecord>({ prefix: 'cluster:' }),
+      s.list<number>({ prefix: 'nonce:' }),
+    ]);
+    this.state = new CoordinatorState({
+      ...(meta ? { meta } : {}),
+      published: published ?? [],
+      history: [...history.values()],
+      clusters: [...clusters.values()],
+      nonces: [...nonces.entries()].map(([k, v]) => [k.slice('nonce:'.length), v]),
+    });
+    this.flushed = flushed ?? { version: 0, at: 0 };
+  }
+
+  private get staleAfterMs() {
+    const s = Number(this.env.AGENT_STALE_SECONDS);
+    return Number.isFinite(s) && s > 0 ? s * 1000 : DEFAULT_STALE_AFTER_MS;
+  }
+
+  /** Persists what the last mutation changed, then makes sure an alarm will flush it to KV. */
+  private async persist() {
+    const writes = this.state.drainWrites();
+    const puts: Record<string, unknown> = {};
+    const deletes: string[] = [];
+    for (const [k, v] of writes)
+      if (v === undefined) deletes.push(k);
+      else puts[k] = v;
+    const entries = Object.entries(puts);
+    for (let i = 0; i < entries.length; i += 128) await this.ctx.storage.put(Object.fromEntries(entries.slice(i, i + 128)));
+    for (let i = 0; i < deletes.length; i += 128) await this.ctx.storage.delete(deletes.slice(i, i + 128));
+    await this.arm(Date.now());
+  }
+
+  private nextWake(now: number): number | null {
+    const times: number[] = [];
+    if (this.state.meta.version > this.flushed.version) times.push(Math.max(now, this.flushed.at + FLUSH_INTERVAL_MS));
+    const stale = this.state.markStaleDue(this.staleAfterMs);
+    if (stale !== null) times.push(stale);
+    for (const until of this.state.nonces.values()) {
+      times.push(until);
+      break; // insertion order is roughly expiry order; one wake-up cleans all that are due
+    }
+    return times.length ? Math.max(now, Math.min(...times)) : null;
+  }
+
+  private async arm(now: number) {
+    const next = this.nextWake(now);
+    if (next === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+  }
+
+  async alarm() {
+    const now = Date.now();
+    try {
+      this.state.markStale(now, this.staleAfterMs);
+      this.state.expireNonces(now);
+      const writes = this.state.drainWrites();
+      for (const [k, v] of writes)
+        if (v === undefined) await this.ctx.storage.delete(k);
+        else await this.ctx.storage.put(k, v);
+      if (this.state.meta.version > this.flushed.version && now >= this.flushed.at + FLUSH_INTERVAL_MS) await this.flush(now);
+    } finally {
+      // Alarms do not repeat: re-arm for the next flush, staleness check or nonce expiry.
+      const next = this.nextWake(Date.now());
+      if (next !== null) await this.ctx.storage.setAlarm(next);
+    }
+  }
+
+  /** Writes the immutable snapshot first, then the pointer (KV caches misses: never point at a missing key). */
+  private async flush(now: number) {
+    const snap = this.state.snapshot();
+    if (!snap) return;
+    const key = snapshotKey(snap.version);
+    await this.env.ROUTES.put(key, JSON.stringify(snap));
+    const pointer: SnapshotPointer = { version: snap.version, key, updatedAt: new Date(now).toISOString() };
+    await this.env.ROUTES.put(KV_POINTER_KEY, JSON.stringify(pointer));
+    this.flushed = { version: snap.version, at: now };
+    await this.ctx.storage.put('flushed', this.flushed);
+    console.log(JSON.stringify({ level: 'info', event: 'coordinator.flush', version: snap.version }));
+  }
+
+  // ---- typed RPC ----
+
+  async getSnapshot() {
+    return { snapshot: this.state.snapshot(), version: this.state.meta.version, flushedVersion: this.flushed.version };
+  }
+
+  async publish(resources: unknown[], ifMatch: string | undefined) {
+    const out = this.state.publish(resources, ifMatch, Date.now());
+    await this.persist();
+    return out;
+  }
+
+  async setWeights(body: WeightsBody, ifMatch: string | undefined) {
+    const out = this.state.setWeights(body, ifMatch, Date.now());
+    await this.persist();
+    return out;
+  }
+
+  async rollback(version: number) {
+    const out = this.state.rollback(version, Date.now());
+    await this.persist();
+    return out;
+  }
+
+  async versions() {
+    return this.state.versions();
+  }
+
+  async clusters() {
+    return this.state.clusterInfo();
+  }
+
+  /** Agent push. The Worker verified the signature; the replay check happens here, in the one writer. */
+  async push(cluster: string, signature: string, body: PushBody) {
+    const now = Date.now();
+    if (!this.state.useNonce(signature, now)) return { ok: false as const, status: 401 as const, error: 'replayed request' };
+    const out = this.state.push(cluster, body, now);
+    await this.persist();
+    return out;
+  }
+
+  async heartbeat(cluster: string, signature: string, agentVersion: string | undefined) {
+    const now = Date.now();
+    if (!this.state.useNonce(signature, now)) return { ok: false as const, status: 401 as const, error: 'replayed request' };
+    const out = this.state.heartbeat(cluster, now, agentVersion);
+    await this.persist();
+    return { ok: true as const, value: out };
+  }
+}
+
+/** The Durable Object class the Worker exports (binding COORDINATOR, one instance named "global"). */
+export class CoordinatorDO extends DurableObject<AdminEnv> {
+  private readonly core: Coordinator;
+
+  constructor(ctx: DurableObjectState, env: AdminEnv) {
+    super(ctx, env);
+    this.core = new Coordinator(ctx, env);
+  }
+
+  override alarm() {
+    return this.core.alarm();
+  }
+  getSnapshot() {
+    return this.core.getSnapshot();
+  }
+  publish(resources: unknown[], ifMatch: string | undefined) {
+    return this.core.publish(resources, ifMatch);
+  }
+  setWeights(body: WeightsBody, ifMatch: string | undefined) {
+    return this.core.setWeights(body, ifMatch);
+  }
+  rollback(version: number) {
+    return this.core.rollback(version);
+  }
+  versions() {
+    return this.core.versions();
+  }
+  clusters() {
+    return this.core.clusters();
+  }
+  push(cluster: string, signature: string, body: PushBody) {
+    return this.core.push(cluster, signature, body);
+  }
+  heartbeat(cluster: string, signature: string, agentVersion: string | undefined) {
+    return this.core.heartbeat(cluster, signature, agentVersion);
+  }
+}

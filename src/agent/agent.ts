@@ -1,0 +1,328 @@
+/** The agent: informers -> debounced level-triggered reconcile -> signed push to the edge; health, metrics, leader. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  NetworkingV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import type { ReportedEndpoint } from '../admin/api.js';
+import { backoffDelay } from './backoff.js';
+import type { AgentConfig } from './config.js';
+import { desiredEndpoints, type ClusterView, type GatewayObject, type HTTPRouteObject } from './desired.js';
+import { EdgeClient, FatalError, SoftError } from './edge.js';
+import { LeaseElector } from './leader.js';
+import { createMetrics, type AgentMetrics } from './metrics.js';
+import { plan } from './plan.js';
+import { SupervisedInformer, describe } from './watch.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+/** Everything the agent lists and watches (the Helm chart's ClusterRole must grant exactly this, read-only). */
+export const WATCHED_RESOURCES = [
+  { group: 'networking.k8s.io', resource: 'ingresses', optional: false },
+  { group: 'discovery.k8s.io', resource: 'endpointslices', optional: false },
+  { group: '', resource: 'services', optional: 'watchServices' },
+  { group: 'gateway.networking.k8s.io', resource: 'gateways', optional: 'watchGatewayApi' },
+  { group: 'gateway.networking.k8s.io', resource: 'httproutes', optional: 'watchGatewayApi' },
+] as const;
+
+export interface AgentDeps {
+  kubeConfig: KubeConfig;
+  log?: (line: Record<string, unknown>) => void;
+  fetch?: typeof fetch;
+  rand?: () => number;
+  /** Called on a fatal error (the CLI exits non-zero; tests record it). */
+  onFatal?: (err: Error) => void;
+}
+
+type AnyInformer = SupervisedInformer<KubernetesObject>;
+const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+// Bookmarks keep the resourceVersion fresh on quiet resources, so a reconnect rarely needs a full re-list (410).
+const BOOKMARKS = '?allowWatchBookmarks=true';
+
+export class Agent {
+  readonly metrics: AgentMetrics;
+  private readonly log: (line: Record<string, unknown>) => void;
+  private readonly edge: EdgeClient;
+  private readonly informers = new Map<string, AnyInformer>();
+  private readonly elector: LeaseElector | undefined;
+  private server: http.Server | undefined;
+  private timers: ReturnType<typeof setInterval>[] = [];
+  private debounce: ReturnType<typeof setTimeout> | undefined;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private softErrors = 0;
+  private gatewayApi: 'unknown' | 'present' | 'absent' = 'unknown';
+  /** What the edge holds for this cluster as far as we know; null = unknown, next run reports everything. */
+  private applied: ReportedEndpoint[] | null = null;
+  lastSyncAt = 0;
+  lastPushAt = 0;
+
+  constructor(
+    readonly config: AgentConfig,
+    private readonly deps: AgentDeps,
+  ) {
+    this.metrics = createMetrics({ defaultMetrics: false });
+    this.log = deps.log ?? ((line) => console.log(JSON.stringify({ at: new Date().toISOString(), ...line })));
+    this.edge = new EdgeClient({
+      edgeUrl: config.edgeUrl,
+      cluster: config.cluster,
+      key: config.key,
+      agentVersion: AGENT_VERSION,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    });
+    if (config.leaderElection)
+      this.elector = new LeaseElector(deps.kubeConfig, {
+        namespace: config.namespace,
+        name: config.leaseName,
+        identity: config.identity,
+        leaseDurationMs: config.leaseDurationMs,
+        log: this.log,
+        onChange: (leader) => {
+          this.metrics.leader.set(leader ? 1 : 0);
+          // A new leader does not know what the edge holds: report everything once.
+          this.applied = null;
+          if (leader) this.schedule('leader');
+        },
+      });
+    else this.metrics.leader.set(1);
+  }
+
+  get isLeader() {
+    return this.elector ? this.elector.leader : true;
+  }
+
+  private watch<T extends KubernetesObject>(
+    resource: string,
+    path: string,
+    list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>,
+  ) {
+    const inf = new SupervisedInformer<T>(resource, this.deps.kubeConfig, path, list as never, {
+      backoffBaseMs: this.config.backoffBaseMs,
+      backoffMaxMs: this.config.backoffMaxMs,
+      stallMs: this.config.stallMs,
+      ...(this.deps.rand ? { rand: this.deps.rand } : {}),
+      log: this.log,
+      onChange: (r) => {
+        this.metrics.events.inc({ resource: r });
+        this.schedule(r);
+      },
+      onRestart: (r, cause) => this.metrics.watchRestarts.inc({ resource: r, cause }),
+    });
+    this.informers.set(resource, inf as unknown as AnyInformer);
+    return inf;
+  }
+
+  /** Starts the Gateway API informers once the CRDs exist (checked at start and on every resync). */
+  private async detectGatewayApi() {
+    if (!this.config.watchGatewayApi || this.gatewayApi === 'present') return;
+    const custom = this.deps.kubeConfig.makeApiClient(CustomObjectsApi);
+    try {
+      await custom.listClusterCustomObject({ group: GATEWAY_GROUP, version: 'v1', plural: 'gateways', limit: 1 });
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) {
+        if (this.gatewayApi !== 'absent') this.log({ level: 'info', event: 'agent.gateway_api.absent' });
+        this.gatewayApi = 'absent';
+      } else this.log({ level: 'warn', event: 'agent.gateway_api.probe_failed', error: describe(err) });
+      return;
+    }
+    this.gatewayApi = 'present';
+    const list = (plural: string) => () => custom.listClusterCustomObject({ group: GATEWAY_GROUP, version: 'v1', plural });
+    await Promise.all([
+      this.watch<KubernetesObject>('gateways', `/apis/${GATEWAY_GROUP}/v1/gateways${BOOKMARKS}`, list('gateways')).start(),
+      this.watch<KubernetesObject>('httproutes', `/apis/${GATEWAY_GROUP}/v1/httproutes${BOOKMARKS}`, list('httproutes')).start(),
+    ]);
+  }
+
+  async start(): Promise<{ port: number }> {
+    const kc = this.deps.kubeConfig;
+    const net = kc.makeApiClient(NetworkingV1Api);
+    const core = kc.makeApiClient(CoreV1Api);
+    const disc = kc.makeApiClient(DiscoveryV1Api);
+    this.server = http.createServer((req, res) => void this.serveHttp(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(this.config.httpPort, resolve));
+    const starts = [
+      this.watch('ingresses', `/apis/networking.k8s.io/v1/ingresses${BOOKMARKS}`, () => net.listIngressForAllNamespaces()).start(),
+      this.watch('endpointslices', `/apis/discovery.k8s.io/v1/endpointslices${BOOKMARKS}`, () =>
+        disc.listEndpointSliceForAllNamespaces(),
+      ).start(),
+    ];
+    if (this.config.watchServices)
+      starts.push(this.watch('services', `/api/v1/services${BOOKMARKS}`, () => core.listServiceForAllNamespaces()).start());
+    await Promise.all(starts);
+    await this.detectGatewayApi();
+    this.elector?.start();
+    this.timers.push(
+      setInterval(() => {
+        void this.detectGatewayApi();
+        this.schedule('resync');
+      }, this.config.resyncMs),
+      setInterval(() => void this.heartbeat(), this.config.heartbeatMs),
+      setInterval(
+        () => {
+          const now = Date.now();
+          for (const inf of this.informers.values()) inf.checkStall(now);
+        },
+        Math.min(this.config.stallMs, 10_000),
+      ),
+    );
+    this.schedule('start');
+    return { port: (this.server.address() as AddressInfo).port };
+  }
+
+  /**
+   * Any event only schedules a reconcile. The first event starts the timer and later ones ride along, so a
+   * burst (reconnects replay everything, client-node #301) costs one run and latency stays <= debounceMs.
+   */
+  schedule(_reason: string, delayMs = this.config.debounceMs) {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.debounce) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      void this.reconcile();
+    }, delayMs);
+  }
+
+  view(): ClusterView {
+    const list = <T>(name: string) => (this.informers.get(name)?.list() ?? []) as unknown as T[];
+    return {
+      ingresses: list('ingresses'),
+      services: list('services'),
+      endpointSlices: list('endpointslices'),
+      gateways: list<GatewayObject>('gateways'),
+      httpRoutes: list<HTTPRouteObject>('httproutes'),
+    };
+  }
+
+  /** One level-triggered pass over the informer caches. */
+  async reconcile() {
+    if (this.stopped) return;
+    this.running = true;
+    const end = this.metrics.reconcileSeconds.startTimer();
+    let retryIn: number | undefined;
+    try {
+      if (!this.isLeader) {
+        this.metrics.reconciles.inc({ result: 'standby' });
+        return;
+      }
+      if (![...this.informers.values()].every((i) => i.synced)) return; // never report from a half-filled cache
+      const { endpoints, skipped } = desiredEndpoints(this.view(), this.config);
+      this.metrics.skipped.set(skipped.length);
+      for (const s of skipped) this.log({ level: 'debug', event: 'agent.skipped', ...s });
+      const p = plan(endpoints, this.applied, this.config.policy);
+      if (!p.changed) {
+        this.metrics.reconciles.inc({ result: 'unchanged' });
+        this.markSynced();
+        return;
+      }
+      const result = await this.edge.push(this.config.policy, p.report);
+      this.applied = p.next;
+      this.lastPushAt = Date.now();
+      this.metrics.endpoints.set(p.next.length);
+      this.metrics.reconciles.inc({ result: 'pushed' });
+      this.log({
+        level: 'info',
+        event: 'agent.pushed',
+        version: result.version,
+        upserts: p.upserts.length,
+        withdrawals: this.config.policy === 'sync' ? p.withdrawals.length : 0,
+      });
+      this.markSynced();
+    } catch (err) {
+      this.metrics.reconciles.inc({ result: 'error' });
+      retryIn = this.handleError(err);
+    } finally {
+      end();
+      this.running = false;
+      if (retryIn !== undefined) this.schedule('retry', retryIn);
+      else if (this.again) {
+        this.again = false;
+        this.schedule('coalesced');
+      }
+    }
+  }
+
+  private markSynced() {
+    this.softErrors = 0;
+    this.lastSyncAt = Date.now();
+    this.metrics.lastSync.set(this.lastSyncAt / 1000);
+  }
+
+  /** Soft errors are counted and retried with backoff; fatal ones stop the agent. Returns the retry delay. */
+  private handleError(err: unknown): number | undefined {
+    if (err instanceof SoftError || !(err instanceof FatalError)) {
+      this.softErrors++;
+      this.metrics.errors.inc({ kind: 'soft' });
+      this.log({ level: 'warn', event: 'agent.soft_error', error: describe(err), consecutive: this.softErrors });
+      if (this.config.maxSoftErrors > 0 && this.softErrors >= this.config.maxSoftErrors)
+        return this.fatal(new FatalError(`${this.softErrors} consecutive soft errors`));
+      this.applied = null; // unknown whether the push landed
+      return backoffDelay(this.softErrors - 1, this.config.backoffBaseMs, this.config.backoffMaxMs, this.deps.rand ?? Math.random);
+    }
+    return this.fatal(err);
+  }
+
+  private fatal(err: Error): undefined {
+    this.metrics.errors.inc({ kind: 'fatal' });
+    this.log({ level: 'error', event: 'agent.fatal', error: describe(err) });
+    (this.deps.onFatal ?? (() => process.exit(1)))(err);
+    return undefined;
+  }
+
+  private async heartbeat() {
+    if (!this.isLeader || this.stopped) return;
+    try {
+      await this.edge.heartbeat();
+    } catch (err) {
+      if (err instanceof FatalError) this.fatal(err);
+      else {
+        this.metrics.errors.inc({ kind: 'soft' });
+        this.log({ level: 'warn', event: 'agent.heartbeat_failed', error: describe(err) });
+      }
+    }
+  }
+
+  /** Ready: caches filled, and (if leading) the edge confirmed in sync recently. Standbys are ready too. */
+  readiness(now = Date.now()): { ready: boolean; reason: string } {
+    const unsynced = [...this.informers.values()].filter((i) => !i.synced).map((i) => i.resource);
+    if (unsynced.length) return { ready: false, reason: `waiting for ${unsynced.join(', ')}` };
+    if (!this.isLeader) return { ready: true, reason: 'standby' };
+    const maxAge = Math.max(3 * this.config.resyncMs, 60_000);
+    if (now - this.lastSyncAt > maxAge)
+      return { ready: false, reason: `last sync with the edge ${Math.round((now - this.lastSyncAt) / 1000)}s ago` };
+    return { ready: true, reason: 'in sync' };
+  }
+
+  private async serveHttp(req: http.IncomingMessage, res: http.ServerResponse) {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      res.writeHead(this.stopped ? 503 : 200, { 'content-type': 'text/plain' }).end(this.stopped ? 'stopping\n' : 'ok\n');
+    } else if (path === '/readyz') {
+      const r = this.readiness();
+      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${r.reason}\n`);
+    } else if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(await this.metrics.registry.metrics());
+    } else res.writeHead(404).end();
+  }
+
+  /** Clean shutdown: stop reconciling, release the Lease, close watches and the HTTP server. */
+  async stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.debounce) clearTimeout(this.debounce);
+    for (const t of this.timers) clearInterval(t);
+    await this.elector?.stop();
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections?.();
+  }
+}

@@ -1,0 +1,102 @@
+/** Edgeway CLI entry (Node only): validate, build, schema, dev and demo. */
+import { parseArgs } from 'node:util';
+import { build } from './build.js';
+import { compilePaths, formatDiagnostic, summarize, type CompileResult } from './compile.js';
+import { SCHEMA_FILE, syncJsonSchema } from './json-schema.js';
+
+const USAGE = `usage: edgeway <command> [options]
+
+  validate <dir|file...>             check route files; every problem as file:line:col (default: routes/)
+  build [--routes DIR] [--out DIR]   validate, then write DIR/snapshot.json for \`wrangler kv bulk put\`
+  schema [--check]                   regenerate ${SCHEMA_FILE} (--check: exit 1 if it is stale)
+  dev [--routes DIR] [--port N] [--host H]
+                                     run the gateway locally; route edits are re-validated and published live
+  demo                               stand-in clusters + the dev gateway on 127.0.0.1:8787 (what npm start runs)
+`;
+
+export type Out = { log(line: string): void; error(line: string): void };
+const console_: Out = { log: (l) => console.log(l), error: (l) => console.error(l) };
+
+export function printDiagnostics(result: CompileResult, out: Out, toError = false): void {
+  for (const d of result.diagnostics) (toError && d.severity === 'error' ? out.error : out.log)(formatDiagnostic(d));
+}
+
+export async function main(argv: string[], out: Out = console_): Promise<number> {
+  const [command, ...rest] = argv;
+  if ((command === 'dev' || command === 'demo') && Number(process.versions.node.split('.')[0]) < 22) {
+    out.error(
+      `edgeway ${command} needs Node 22 (miniflare); this is ${process.version}. Run it through npm (npm start, npm run edgeway -- ${command}) or npx.`,
+    );
+    return 1;
+  }
+  try {
+    switch (command) {
+      case 'validate': {
+        const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+        const result = await compilePaths(positionals.length ? positionals : ['routes']);
+        printDiagnostics(result, out);
+        out.log(summarize(result));
+        return result.errors ? 1 : 0;
+      }
+      case 'build': {
+        const { values } = parseArgs({
+          args: rest,
+          options: { routes: { type: 'string', default: 'routes' }, out: { type: 'string', default: 'kv-seed' } },
+        });
+        const result = await build({ routes: [values.routes], outDir: values.out });
+        printDiagnostics(result.compile, out, true);
+        if (!result.plan) {
+          out.error(`${summarize(result.compile)}; nothing written`);
+          return 1;
+        }
+        const { snapshot, changed } = result.plan;
+        const counts = `${snapshot.routes.length} routes, ${snapshot.backends.length} backends, ${snapshot.policies.length} policies`;
+        out.log(`${result.file}: snapshot v${snapshot.version} (${counts})${changed ? '' : ', unchanged'}`);
+        out.log(`load it with: npx wrangler kv bulk put ${result.file} --binding ROUTES --local   (or --remote)`);
+        return 0;
+      }
+      case 'schema': {
+        const { values } = parseArgs({
+          args: rest,
+          options: { check: { type: 'boolean', default: false }, out: { type: 'string', default: SCHEMA_FILE } },
+        });
+        const { upToDate, written } = await syncJsonSchema(values.out, values.check);
+        if (values.check) {
+          if (!upToDate) out.error(`${values.out} is out of date with src/schema.ts: run \`npm run schema\``);
+          else out.log(`${values.out} is up to date`);
+          return upToDate ? 0 : 1;
+        }
+        out.log(written ? `wrote ${values.out}` : `${values.out} is up to date`);
+        return 0;
+      }
+      case 'dev': {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            routes: { type: 'string', default: 'routes' },
+            port: { type: 'string', default: '8787' },
+            host: { type: 'string', default: '127.0.0.1' },
+          },
+        });
+        const { runDev } = await import('./dev.js');
+        return await runDev({ routesDir: values.routes, port: Number(values.port), host: values.host }, out);
+      }
+      case 'demo': {
+        const { runDemo } = await import('./demo.js');
+        return await runDemo(out);
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out.log(USAGE);
+        return command === undefined ? 1 : 0;
+      default:
+        out.error(`edgeway: unknown command "${command}"\n\n${USAGE}`);
+        return 1;
+    }
+  } catch (e) {
+    out.error(`edgeway ${command}: ${(e as Error).message}`);
+    return 1;
+  }
+}

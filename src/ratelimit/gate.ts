@@ -1,0 +1,160 @@
+/** The request-path gate: keys, lease-backed limiter calls with a timeout, failOpen, 429/401/503 and the RateLimit headers. */
+import type { CompiledPolicy, EnforceArgs, EnforceResult, LeaseReturn, LimitView } from '../ratelimit.js';
+import { policyItem, rateLimitHeaders, toSeconds, mostConstraining, type LimitStatus } from './headers.js';
+import { deriveKey } from './keys.js';
+import { LeaseTable, type TakeResult } from './lease.js';
+
+export { compilePolicies } from './compile.js';
+
+/** One table per isolate: leases are what make a hot key cheap. */
+const isolateLeases = new LeaseTable();
+
+export const DEFAULT_TIMEOUT_MS = 50;
+
+class LimiterTimeout extends Error {
+  constructor(ms: number) {
+    super(`rate limiter did not answer within ${ms} ms`);
+    this.name = 'LimiterTimeout';
+  }
+}
+
+const json = (status: number, body: object, headers: [string, string][] = []) =>
+  new Response(JSON.stringify(body), { status, headers: [['content-type', 'application/json'], ...headers] });
+
+async function sha256(text: string): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  let s = '';
+  for (const b of d) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+/**
+ * Durable Object name: policy + key. The key is hashed so API keys and cookies never appear in object names or logs.
+ * A policy that reached the rule through sectionName gets per-rule counters.
+ */
+export async function objectName(p: CompiledPolicy, routeKey: string, key: string): Promise<string> {
+  const scope = p.section ? `${routeKey}#${p.section}` : '';
+  const plain = `${p.id}|${scope}\n${key}`;
+  let name = names.get(plain);
+  if (name === undefined) {
+    name = `${p.id}|${await sha256(`${scope}\n${key}`)}`;
+    if (names.size >= 10_000) names.clear();
+    names.set(plain, name);
+  }
+  return name;
+}
+
+/** Hashing every request costs more than the rest of the fast path: keep recent names per isolate. */
+const names = new Map<string, string>();
+
+function withTimeout<T>(p: Promise<T>, ms: number, waitUntil: (p: Promise<unknown>) => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // The call may still grant a lease; let it land in the table rather than be cancelled.
+      waitUntil(p.catch(() => undefined));
+      reject(new LimiterTimeout(ms));
+    }, ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+function statuses(p: CompiledPolicy, r: TakeResult): LimitStatus[] {
+  const out = r.limits.map((v: LimitView, i): LimitStatus => ({
+    name: p.limitNames[i] ?? p.id,
+    policy: p.id,
+    requests: v.requests,
+    windowMs: v.windowMs,
+    remaining: v.remaining,
+    resetSeconds: toSeconds(v.remaining > 0 ? v.resetMs : v.freeMs),
+    denied: !r.allowed && v.remaining < 1,
+    legacy: p.legacyHeaders,
+  }));
+  if (!r.allowed) {
+    // A denial always names at least one limit, waiting at least as long as the denial says.
+    const denying = out.filter((s) => s.denied);
+    const targets = denying.length ? denying : out.slice(0, 1);
+    for (const s of targets) {
+      s.denied = true;
+      s.remaining = 0;
+      s.resetSeconds = Math.max(s.resetSeconds, toSeconds(r.retryMs));
+    }
+  }
+  return out;
+}
+
+type Outcome = { p: CompiledPolicy; r: TakeResult } | { p: CompiledPolicy; err: unknown };
+
+export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
+  const { policies, request, routeKey, namespace, ctx, now } = args;
+  if (!policies.length) return { headers: [] };
+  const log = args.log ?? ((line: object) => console.log(JSON.stringify(line)));
+  const leases = args.leases ?? isolateLeases;
+  const timeoutMs = args.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
+
+  const jobs: { p: CompiledPolicy; key: string }[] = [];
+  for (const p of policies) {
+    const k = deriveKey(p.keys, request.headers, routeKey, p.section);
+    if (k.missing && p.missingKey === 'Deny')
+      return {
+        denied: json(401, { error: 'missing_rate_limit_key', route: routeKey, policy: p.id, missing: k.missing }),
+        headers: [],
+      };
+    jobs.push({ p, key: k.key });
+  }
+
+  const outcomes: Outcome[] = await Promise.all(
+    jobs.map(async ({ p, key }): Promise<Outcome> => {
+      try {
+        const name = await objectName(p, routeKey, key);
+        const stub = () => namespace.get(namespace.idFromName(name));
+        const release = (returns: LeaseReturn[]) => waitUntil(Promise.resolve().then(() => stub().release(p.config, returns)).catch(() => undefined));
+        // Most requests of a hot key end here: a leased permit, no I/O and no timer.
+        const local = leases.tryLocal(name, p.config, now, release);
+        if (local) return { p, r: local };
+        const take = leases.acquire(name, p.config, now, (req) => stub().acquire(req), release);
+        return { p, r: await withTimeout(take, timeoutMs, waitUntil) };
+      } catch (err) {
+        return { p, err };
+      }
+    }),
+  );
+
+  const policyItems = policies.flatMap((p) => p.config.limits.map((l, i) => policyItem(p.limitNames[i] ?? p.id, l.requests, l.windowMs)));
+  const limits: LimitStatus[] = [];
+  let unavailable: CompiledPolicy | undefined;
+  for (const o of outcomes) {
+    if ('err' in o) {
+      const action = o.p.failOpen ? 'allow' : 'deny';
+      log({
+        level: 'warn',
+        event: 'ratelimit_unavailable',
+        route: routeKey,
+        policy: o.p.id,
+        action,
+        status: o.p.failOpen ? undefined : 503,
+        error: String(o.err instanceof Error ? o.err.message : o.err).slice(0, 200),
+      });
+      if (!o.p.failOpen) unavailable ??= o.p;
+    } else limits.push(...statuses(o.p, o.r));
+  }
+  const anyDenied = outcomes.some((o) => 'r' in o && !o.r.allowed);
+  if (unavailable || anyDenied) {
+    // Nothing is counted for a request that is not served: give allowed permits back to the local lease.
+    for (const o of outcomes) if ('r' in o && o.r.allowed) o.r.refund(now);
+  }
+  if (unavailable) {
+    return { denied: json(503, { error: 'rate_limiter_unavailable', route: routeKey, policy: unavailable.id }), headers: [] };
+  }
+  const headers = rateLimitHeaders(policyItems, limits);
+  if (anyDenied) {
+    const top = mostConstraining(limits)!;
+    let retryMs = 0;
+    for (const o of outcomes) if ('r' in o && !o.r.allowed) retryMs = Math.max(retryMs, o.r.retryMs);
+    const retryAfter = Math.max(1, top.resetSeconds, toSeconds(retryMs));
+    const all: [string, string][] = [['Retry-After', String(retryAfter)], ...headers];
+    return { denied: json(429, { error: 'rate_limited', route: routeKey, policy: top.policy, retryAfter }, all), headers: all };
+  }
+  return { headers };
+}

@@ -1,0 +1,197 @@
+/** The counting core of RateLimiterDO: several limits at once, leases, returns and idleness, with the clock as a parameter. */
+import type { AcquireRequest, AcquireResult, LeaseReturn, LimitView, LimiterConfig } from '../ratelimit.js';
+import { SlidingLog, TokenBucket } from './window.js';
+
+/** Speculative (leased, not yet used) permits never exceed this share of the smallest limit. */
+export const SPEC_FRACTION = 0.05;
+export const MAX_SPEC = 256;
+
+/** Lease lifetime: short against the window so that late use of a lease distorts counts by little. */
+export const leaseTtlMs = (config: LimiterConfig) =>
+  Math.min(1000, Math.max(50, Math.floor(Math.min(...config.limits.map((l) => l.windowMs)) / 50)));
+
+export const fingerprint = (c: LimiterConfig) =>
+  `${c.algorithm}|${c.countDenied ? 1 : 0}|${c.limits.map((l) => `${l.requests}/${l.windowMs}`).join(',')}`;
+
+interface LeaseRecord {
+  /** Speculative permits still possibly unused. */
+  n: number;
+  /** Grant time. */
+  g: number;
+  /** When they were counted (sliding: grant time + ttl). */
+  at: number;
+}
+
+/** Persisted form (the sliding logs are persisted row by row, see durable-object.ts). */
+export interface CoreMeta {
+  fp: string;
+  config: LimiterConfig;
+  seq: number;
+  buckets: ({ tokens: number; at: number } | null)[];
+  leases: [string, number, number, number][];
+}
+
+export class LimiterCore {
+  readonly fp: string;
+  readonly ttl: number;
+  readonly logs: (SlidingLog | null)[];
+  readonly buckets: (TokenBucket | null)[];
+  readonly leases = new Map<string, LeaseRecord>();
+  private seq = 0;
+  private readonly minLimit: number;
+  private readonly maxWindow: number;
+
+  constructor(readonly config: LimiterConfig) {
+    this.fp = fingerprint(config);
+    this.ttl = leaseTtlMs(config);
+    const sliding = config.algorithm === 'SlidingWindow';
+    this.logs = config.limits.map((l) => (sliding ? new SlidingLog(l.windowMs) : null));
+    this.buckets = config.limits.map((l) => (sliding ? null : new TokenBucket(l.requests, l.windowMs)));
+    this.minLimit = Math.min(...config.limits.map((l) => l.requests));
+    this.maxWindow = Math.max(...config.limits.map((l) => l.windowMs));
+  }
+
+  private advance(now: number): void {
+    for (const log of this.logs) log?.prune(now);
+    for (const b of this.buckets) b?.refill(now);
+    // A lease no longer matters once what it counted has left every window.
+    for (const [id, rec] of this.leases) if (rec.at + this.maxWindow + 1 <= now) this.leases.delete(id);
+  }
+
+  /** Quota left for a permit used at time t (sliding: counts everything dated after t - window, future leases included). */
+  private remaining(i: number, t: number): number {
+    const log = this.logs[i];
+    return log ? Math.max(0, this.config.limits[i]!.requests - log.countAt(t)) : this.buckets[i]!.remaining;
+  }
+
+  private count(k: number, at: number): void {
+    for (const log of this.logs) log?.add(at, k);
+    for (const b of this.buckets) b?.take(k);
+  }
+
+  /** The limits as seen at time t (call after advance to a time <= t). */
+  views(t: number): LimitView[] {
+    return this.config.limits.map((l, i) => {
+      const log = this.logs[i];
+      const b = this.buckets[i];
+      const remaining = this.remaining(i, t);
+      return {
+        requests: l.requests,
+        windowMs: l.windowMs,
+        remaining,
+        resetMs: log ? log.fullResetMs(t) : b!.fullResetMs(),
+        freeMs: remaining > 0 ? 0 : log ? log.retryMs(t, 1, l.requests) : b!.retryMs(1),
+      };
+    });
+  }
+
+  private applyReturns(returns: LeaseReturn[] | undefined, now: number): void {
+    for (const r of returns ?? []) {
+      const rec = this.leases.get(r.leaseId);
+      if (!rec) continue;
+      this.leases.delete(r.leaseId);
+      const k = Math.max(0, Math.min(Math.floor(r.unused), rec.n));
+      for (const log of this.logs) {
+        if (!log) continue;
+        log.remove(rec.at, k);
+        // The used ones were used before this return was sent (at lastUsedAt when the caller says so): re-date them,
+        // so a hot key's quota is not held longer than its real use.
+        const usedAt = Math.max(rec.g, Math.min(now, r.lastUsedAt ?? now));
+        if (usedAt < rec.at) log.add(usedAt, log.remove(rec.at, rec.n - k));
+      }
+      for (const b of this.buckets) b?.give(k);
+    }
+  }
+
+  release(returns: LeaseReturn[], now: number): void {
+    this.advance(now);
+    this.applyReturns(returns, now);
+  }
+
+  get outstanding(): number {
+    let s = 0;
+    for (const rec of this.leases.values()) s += rec.n;
+    return s;
+  }
+
+  acquire(req: AcquireRequest, now: number): AcquireResult {
+    this.advance(now);
+    this.applyReturns(req.returns, now);
+    const need = Math.max(1, Math.floor(req.need));
+    // The caller uses its permit when the answer arrives, about one more one-way trip (now - sentAt) from now:
+    // decide and count at that time, so windows are exact at the gateway, not at the object.
+    const useAt = req.sentAt === undefined ? now : now + Math.min(this.ttl, Math.max(0, now - req.sentAt));
+    let min = Infinity;
+    for (let i = 0; i < this.config.limits.length; i++) min = Math.min(min, this.remaining(i, useAt));
+    if (min < need) {
+      let retryMs = 0;
+      this.config.limits.forEach((l, i) => {
+        if (this.remaining(i, useAt) >= need) return;
+        const log = this.logs[i];
+        retryMs = Math.max(retryMs, log ? log.retryMs(useAt, need, l.requests) : this.buckets[i]!.retryMs(need));
+      });
+      if (this.config.countDenied) this.count(need, useAt);
+      return { granted: 0, ttlMs: this.ttl, retryMs, limits: this.views(useAt) };
+    }
+    // Lease size adapts to what is left: at most half of the remaining budget, and a global cap on speculation,
+    // so near the limit every isolate gets exactly what it uses.
+    const cap = Math.floor(SPEC_FRACTION * this.minLimit) - this.outstanding;
+    const spec = Math.max(0, Math.min(Math.floor(req.want), MAX_SPEC, Math.floor((min - need) / 2), cap));
+    this.count(need, useAt);
+    let leaseId: string | undefined;
+    if (spec > 0) {
+      // Counted at the end of the lease, the latest time it may be used, so no window ever sees more than the limit.
+      const at = now + this.ttl;
+      for (const log of this.logs) log?.add(at, spec);
+      for (const b of this.buckets) b?.take(spec);
+      leaseId = `${++this.seq}`;
+      this.leases.set(leaseId, { n: spec, g: now, at });
+    }
+    return { granted: need + spec, ...(leaseId ? { leaseId } : {}), ttlMs: this.ttl, retryMs: 0, limits: this.views(useAt) };
+  }
+
+  /** Time from which nothing is counted: the object may delete its storage then. */
+  idleAt(now: number): number {
+    let t = now;
+    this.logs.forEach((log) => {
+      if (log) t = Math.max(t, now + log.fullResetMs(now));
+    });
+    this.buckets.forEach((b) => {
+      if (b) t = Math.max(t, Math.max(b.at, now) + b.fullResetMs());
+    });
+    for (const rec of this.leases.values()) t = Math.max(t, rec.at + this.maxWindow + 1);
+    return t;
+  }
+
+  isIdle(now: number): boolean {
+    this.advance(now);
+    return this.idleAt(now) <= now;
+  }
+
+  meta(): CoreMeta {
+    return {
+      fp: this.fp,
+      config: this.config,
+      seq: this.seq,
+      buckets: this.buckets.map((b) => (b ? { tokens: b.tokens, at: b.at } : null)),
+      leases: [...this.leases].map(([id, r]) => [id, r.n, r.g, r.at]),
+    };
+  }
+
+  /** Restores persisted state; rows are the sliding-log buckets (limit index, bucket start, count). */
+  static restore(meta: CoreMeta, rows: Iterable<{ li: number; at: number; n: number }>): LimiterCore {
+    const core = new LimiterCore(meta.config);
+    core.seq = meta.seq;
+    meta.buckets.forEach((b, i) => {
+      const tb = core.buckets[i];
+      if (b && tb) {
+        tb.tokens = b.tokens;
+        tb.at = b.at;
+      }
+    });
+    for (const [id, n, g, at] of meta.leases) core.leases.set(id, { n, g, at });
+    for (const r of rows) core.logs[r.li]?.add(r.at, r.n);
+    for (const log of core.logs) if (log) log.dirty.clear();
+    return core;
+  }
+}

@@ -1,0 +1,274 @@
+/** Production matcher: hostname index, then per hostname an Exact-path map, indexed regex lists and a PathPrefix map. */
+import type { CompileRoutes, MatchRequest, RouteMatch, RouteMatcher } from '../../routing.js';
+import type { HTTPRoute } from '../../schema.js';
+import { conditionsPass } from '../conditions.js';
+import { HostKind, matcherHost } from '../hostname.js';
+import { normalizeRequestPath, pathSegment, prefixMatches, regexSegmentLiterals, segmentIs } from '../path.js';
+import { compareWithinHost, countMatches, expandRoutes, PathKind, type Entry } from '../precedence.js';
+
+/*
+ * Every candidate list below is sorted by the precedence that remains inside one hostname group (path kind, prefix
+ * length, method, headers, query, age, name, rule, match), so the first entry whose conditions pass wins. Across
+ * lists of one group, Exact beats every regex, which beats every prefix; longer prefixes are looked up first.
+ * Regex entries get `rank` = position among the group's regexes so two regex lists can be merged without sorting.
+ * Hostname groups are tried best first (exact host, wildcard suffixes longest first, then routes without
+ * hostnames), falling through when a group has no matching rule.
+ * Groups of at most `smallGroup` entries (most hosts in a big table) are one sorted list scanned in order: that
+ * touches less memory than a map per path kind and builds faster.
+ */
+
+export interface IndexedOptions {
+  /** Groups with at most this many entries are scanned as one list (default 8; 0 forces the full index). */
+  smallGroup?: number;
+}
+
+/** Index fields stay null when unused: a 10k-route table has thousands of groups. */
+interface Group {
+  exact: Map<string, Entry[]> | null;
+  /** Regexes that pin path segment number `regexPosition` to a literal, keyed by that literal. */
+  regexBySegment: Map<string, Entry[]> | null;
+  regexPosition: number;
+  /** Regexes that could match any path. */
+  regexAny: Entry[];
+  hasRegex: boolean;
+  /** PathPrefix entries keyed by normalised prefix ("" for "/"). */
+  prefix: Map<string, Entry[]> | null;
+  /** Length of the longest prefix in `prefix`: shorter request-path cuts are the only ones worth looking up. */
+  maxPrefix: number;
+  /** prefixLengths[n] === 1 when some prefix has n characters: other cuts are skipped without slicing. */
+  prefixLengths: Uint8Array | null;
+}
+
+const NO_ENTRIES: Entry[] = [];
+
+function newGroup(): Group {
+  return {
+    exact: null,
+    regexBySegment: null,
+    regexPosition: 0,
+    regexAny: NO_ENTRIES,
+    hasRegex: false,
+    prefix: null,
+    maxPrefix: 0,
+    prefixLengths: null,
+  };
+}
+
+function push<K>(map: Map<K, Entry[]>, key: K, e: Entry): void {
+  const list = map.get(key);
+  if (list) list.push(e);
+  else map.set(key, [e]);
+}
+
+/**
+ * Sorts a hostname's entries once; a small group is that sorted list, a big one is indexed by distributing the
+ * sorted entries, which keeps every index list sorted too.
+ */
+function buildSlot(all: Entry[], smallGroup: number): Slot {
+  all.sort(compareWithinHost);
+  if (all.length <= smallGroup) return all;
+  const g = newGroup();
+  const regexes: Entry[] = [];
+  for (const e of all) {
+    if (e.pathKind === PathKind.Exact) push((g.exact ??= new Map()), e.path, e);
+    else if (e.pathKind === PathKind.RegularExpression) regexes.push(e);
+    else {
+      push((g.prefix ??= new Map()), e.path, e);
+      if (e.path.length > g.maxPrefix) g.maxPrefix = e.path.length;
+    }
+  }
+  if (regexes.length > 0) indexRegexes(g, regexes);
+  if (g.prefix !== null) {
+    g.prefixLengths = new Uint8Array(g.maxPrefix + 1);
+    for (const prefix of g.prefix.keys()) g.prefixLengths[prefix.length] = 1;
+  }
+  return g;
+}
+
+/**
+ * Buckets the group's regexes by the literal they pin at one segment position, chosen as the position with the most
+ * distinct literals (so a table of "/api/v[0-9]+/<resource>/..." regexes is keyed by resource, not by "api").
+ * Regexes without a literal there stay in `regexAny`. Both lists keep precedence order via `rank`.
+ */
+function indexRegexes(g: Group, sorted: Entry[]): void {
+  g.hasRegex = true;
+  sorted.forEach((e, i) => (e.rank = i));
+  const literals = sorted.map((e) => new Map(regexSegmentLiterals(e.path)));
+  const distinct = new Map<number, Set<string>>();
+  for (const lits of literals)
+    for (const [pos, lit] of lits) {
+      let set = distinct.get(pos);
+      if (!set) distinct.set(pos, (set = new Set()));
+      set.add(lit);
+    }
+  let best = 0;
+  let bestCount = 0;
+  for (const [pos, set] of distinct)
+    if (set.size > bestCount || (set.size === bestCount && pos < best)) [best, bestCount] = [pos, set.size];
+  g.regexPosition = best;
+  sorted.forEach((e, i) => {
+    const lit = best === 0 ? undefined : literals[i]!.get(best);
+    if (lit === undefined) {
+      if (g.regexAny === NO_ENTRIES) g.regexAny = [];
+      g.regexAny.push(e);
+    } else push((g.regexBySegment ??= new Map()), lit, e);
+  });
+}
+
+/** A cold regex is costly to run in a 10k table; a pinned segment rules most paths out first. */
+function regexMatches(e: Entry, path: string): boolean {
+  return (e.pinPosition === 0 || segmentIs(path, e.pinPosition, e.pinLiteral)) && e.regex!.test(path);
+}
+
+function matchSmall(list: Entry[], path: string, req: MatchRequest): RouteMatch | null {
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!;
+    const ok =
+      e.pathKind === PathKind.Exact
+        ? path === e.path
+        : e.pathKind === PathKind.PathPrefix
+          ? prefixMatches(e.path, path)
+          : regexMatches(e, path);
+    if (ok && (e.plain || conditionsPass(e.conditions, req))) return e.result;
+  }
+  return null;
+}
+
+function firstPassing(list: Entry[], req: MatchRequest): RouteMatch | null {
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!;
+    if (e.plain || conditionsPass(e.conditions, req)) return e.result;
+  }
+  return null;
+}
+
+/**
+ * The prefixes that can match `path` are the path itself and every cut just before a "/" (whole segments), so we
+ * look those up longest first, starting at the longest prefix the group has. `path` starts with "/".
+ */
+function matchPrefix(g: Group, path: string, req: MatchRequest): RouteMatch | null {
+  const prefixes = g.prefix!;
+  const lengths = g.prefixLengths!;
+  const maxPrefix = g.maxPrefix;
+  let cut: number;
+  if (path.length <= maxPrefix) cut = path.length;
+  else cut = path.charCodeAt(maxPrefix) === 47 /* / */ ? maxPrefix : path.lastIndexOf('/', maxPrefix);
+  for (;;) {
+    if (lengths[cut] === 1) {
+      const list = prefixes.get(cut === path.length ? path : path.slice(0, cut));
+      if (list !== undefined) {
+        const r = firstPassing(list, req);
+        if (r !== null) return r;
+      }
+    }
+    if (cut === 0) return null;
+    cut = path.lastIndexOf('/', cut - 1);
+  }
+}
+
+function matchRegex(g: Group, path: string, req: MatchRequest): RouteMatch | null {
+  let a = NO_ENTRIES;
+  if (g.regexBySegment !== null) {
+    const seg = pathSegment(path, g.regexPosition);
+    if (seg !== null) a = g.regexBySegment.get(seg) ?? NO_ENTRIES;
+  }
+  const b = g.regexAny;
+  // Merge the two rank-sorted lists on the fly instead of allocating a combined one.
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const e = j >= b.length || (i < a.length && a[i]!.rank < b[j]!.rank) ? a[i++]! : b[j++]!;
+    if (regexMatches(e, path) && (e.plain || conditionsPass(e.conditions, req))) return e.result;
+  }
+  return null;
+}
+
+function matchGroup(g: Group, path: string, req: MatchRequest): RouteMatch | null {
+  if (g.exact !== null) {
+    const exact = g.exact.get(path);
+    if (exact !== undefined) {
+      const r = firstPassing(exact, req);
+      if (r !== null) return r;
+    }
+  }
+  if (g.hasRegex) {
+    const r = matchRegex(g, path, req);
+    if (r !== null) return r;
+  }
+  if (g.prefix !== null && path.charCodeAt(0) === 47 /* / */) return matchPrefix(g, path, req);
+  return null;
+}
+
+export function createIndexedCompiler(options: IndexedOptions = {}): CompileRoutes {
+  const smallGroup = options.smallGroup ?? 8;
+  return (routes) => compile(routes, smallGroup);
+}
+
+export const compileIndexed: CompileRoutes = createIndexedCompiler();
+
+/** What a hostname maps to: a small group's sorted list directly (one pointer hop less), or a full group. */
+type Slot = Entry[] | Group;
+
+function matchSlot(slot: Slot, path: string, req: MatchRequest): RouteMatch | null {
+  return Array.isArray(slot) ? matchSmall(slot, path, req) : matchGroup(slot, path, req);
+}
+
+function finish(groups: Map<string, Entry[]>, smallGroup: number): Map<string, Slot> {
+  const out = new Map<string, Slot>();
+  for (const [key, list] of groups) out.set(key, buildSlot(list, smallGroup));
+  return out;
+}
+
+function compile(routes: readonly HTTPRoute[], smallGroup: number): RouteMatcher {
+  const exactHosts = new Map<string, Entry[]>();
+  const wildcards = new Map<string, Entry[]>();
+  let any: Entry[] | null = null;
+  for (const e of expandRoutes(routes)) {
+    let g: Entry[] | undefined;
+    if (e.host.kind === HostKind.Exact) {
+      g = exactHosts.get(e.host.hostname);
+      if (!g) exactHosts.set(e.host.hostname, (g = []));
+    } else if (e.host.kind === HostKind.Wildcard) {
+      g = wildcards.get(e.host.suffix);
+      if (!g) wildcards.set(e.host.suffix, (g = []));
+    } else {
+      g = any ??= [];
+    }
+    g.push(e);
+  }
+  const exactSlots = finish(exactHosts, smallGroup);
+  const wildcardSlots = finish(wildcards, smallGroup);
+  const anySlot: Slot | null = any === null ? null : buildSlot(any, smallGroup);
+  const hasWildcards = wildcards.size > 0;
+  // Same trick as prefixLengths: only suffixes whose length some wildcard has are sliced and looked up.
+  let maxSuffix = 0;
+  for (const suffix of wildcards.keys()) maxSuffix = Math.max(maxSuffix, suffix.length);
+  const suffixLengths = new Uint8Array(maxSuffix + 1);
+  for (const suffix of wildcards.keys()) suffixLengths[suffix.length] = 1;
+
+  return {
+    size: countMatches(routes),
+    match(req: MatchRequest): RouteMatch | null {
+      const host = matcherHost(req.host);
+      const path = normalizeRequestPath(req.path);
+      const g = exactSlots.get(host);
+      if (g !== undefined) {
+        const r = matchSlot(g, path, req);
+        if (r !== null) return r;
+      }
+      if (hasWildcards) {
+        // Suffixes at each dot after the first character, longest first: "a.b.c" tries ".b.c", then ".c".
+        for (let i = host.indexOf('.', 1); i !== -1; i = host.indexOf('.', i + 1)) {
+          const len = host.length - i;
+          if (len > maxSuffix || suffixLengths[len] !== 1) continue;
+          const w = wildcardSlots.get(host.slice(i));
+          if (w !== undefined) {
+            const r = matchSlot(w, path, req);
+            if (r !== null) return r;
+          }
+        }
+      }
+      return anySlot === null ? null : matchSlot(anySlot, path, req);
+    },
+  };
+}

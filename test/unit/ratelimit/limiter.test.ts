@@ -1,0 +1,76 @@
+/** LimiterCore: several limits at once, denied requests not counted, leases capped and returned. */
+import { describe, expect, it } from 'vitest';
+import { LimiterCore, SPEC_FRACTION } from '../../../src/ratelimit/limiter.js';
+import type { LimiterConfig } from '../../../src/ratelimit.js';
+
+const sliding = (limits: [number, number][], countDenied = false): LimiterConfig => ({
+  algorithm: 'SlidingWindow',
+  limits: limits.map(([requests, windowMs]) => ({ requests, windowMs })),
+  countDenied,
+});
+const one = { need: 1, want: 0 };
+
+describe('LimiterCore', () => {
+  it('allows only when every limit allows (3 per 1s and 5 per 10s)', () => {
+    const core = new LimiterCore(sliding([[3, 1_000], [5, 10_000]]));
+    const at = [0, 10, 20, 30, 1_100, 1_200, 1_300];
+    const got = at.map((t) => core.acquire({ config: core.config, ...one }, t).granted);
+    // 4th denied by 3/1s; 5th,6th allowed in the next second; 7th denied by 5/10s.
+    expect(got).toEqual([1, 1, 1, 0, 1, 1, 0]);
+    const denied = core.acquire({ config: core.config, ...one }, 1_300);
+    expect(denied.retryMs).toBe(10_000 - 1_300); // the 10s limit frees its first unit at 10000
+    expect(denied.limits.map((l) => l.remaining)).toEqual([1, 0]);
+  });
+
+  it('does not count denied requests unless countDenied', () => {
+    for (const countDenied of [false, true]) {
+      const core = new LimiterCore(sliding([[2, 1_000]], countDenied));
+      for (let i = 0; i < 5; i++) core.acquire({ config: core.config, ...one }, 0);
+      expect(core.logs[0]!.total).toBe(countDenied ? 5 : 2);
+    }
+  });
+
+  it('token bucket: refill lets one more in after window/limit', () => {
+    const core = new LimiterCore({ algorithm: 'TokenBucket', limits: [{ requests: 5, windowMs: 1_000 }], countDenied: false });
+    for (let i = 0; i < 5; i++) expect(core.acquire({ config: core.config, ...one }, 0).granted).toBe(1);
+    const d = core.acquire({ config: core.config, ...one }, 0);
+    expect(d.granted).toBe(0);
+    expect(d.retryMs).toBe(200);
+    expect(core.acquire({ config: core.config, ...one }, 199).granted).toBe(0);
+    expect(core.acquire({ config: core.config, ...one }, 200).granted).toBe(1);
+  });
+
+  it('caps speculative leases at SPEC_FRACTION of the limit and leases 1 at a time near the limit', () => {
+    const core = new LimiterCore(sliding([[1_000, 10_000]]));
+    const a = core.acquire({ config: core.config, need: 1, want: 256 }, 0);
+    expect(a.granted - 1).toBe(SPEC_FRACTION * 1_000);
+    const b = core.acquire({ config: core.config, need: 1, want: 256 }, 1);
+    expect(b.granted).toBe(1); // cap used up by a's lease
+    core.release([{ leaseId: a.leaseId!, unused: 50 }], 2);
+    expect(core.logs[0]!.total).toBe(2);
+    // Near the limit: at most half of what is left.
+    const c = new LimiterCore(sliding([[100, 10_000]]));
+    for (let i = 0; i < 96; i++) c.acquire({ config: c.config, ...one }, 0);
+    expect(c.acquire({ config: c.config, need: 1, want: 100 }, 0).granted).toBe(2); // 4 left: 1 + floor(3/2)
+    expect(c.acquire({ config: c.config, need: 1, want: 100 }, 0).granted).toBe(1);
+  });
+
+  it('counts a lease at its expiry so late use stays inside the limit, and is idle after the longest window', () => {
+    const core = new LimiterCore(sliding([[1_000, 10_000]]));
+    const r = core.acquire({ config: core.config, need: 1, want: 10 }, 0);
+    expect(r.granted).toBe(11);
+    expect(core.logs[0]!.at).toEqual([0, core.ttl]);
+    expect(core.isIdle(10_000 + core.ttl)).toBe(false);
+    expect(core.isIdle(10_001 + core.ttl)).toBe(true);
+  });
+
+  it('restores from its persisted form', () => {
+    const core = new LimiterCore(sliding([[10, 1_000]]));
+    core.acquire({ config: core.config, need: 1, want: 0 }, 5);
+    core.acquire({ config: core.config, need: 1, want: 0 }, 7);
+    const rows = core.logs[0]!.at.map((at, i) => ({ li: 0, at, n: core.logs[0]!.n[i]! }));
+    const back = LimiterCore.restore(JSON.parse(JSON.stringify(core.meta())), rows);
+    expect(back.views(8)[0]!.remaining).toBe(8);
+    expect(back.views(1_006)[0]!.resetMs).toBe(1);
+  });
+});
