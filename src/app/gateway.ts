@@ -28,6 +28,8 @@ export interface GatewayDeps {
   debugHeaders: boolean;
   /** Background work that may outlive the response (mirrors, refreshes). */
   waitUntil: (p: Promise<unknown>) => void;
+  /** Called with the Backend a request is about to use, so its active health can be pulled in the background. */
+  observeBackend?: (backend: Backend) => void;
   /** The RATE_LIMITER namespace; routes with a RateLimitPolicy need it. */
   rateLimiter?: RateLimiterNamespaceLike | undefined;
 }
@@ -179,6 +181,7 @@ async function forwardMatched(
   }
   const target = pickServingBackend(table, backend, hasUsable);
   if (target !== backend) served.backend = `${target.metadata.namespace}/${target.metadata.name}`;
+  deps.observeBackend?.(target);
 
   const result = await proxyTo(request, url, host, match, ref, target, table, deps, requestId, client, served);
   if ('error' in result) {

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { ADMIN_BASE_PATH, adminApp } from '../admin/app.js';
 import type { Env } from '../env.js';
 import { healthPage, IsolateHealth, RetryBudget } from '../health.js';
+import { refreshActiveHealth, type CheckerNamespace } from '../health/refresh.js';
 import { TableCache } from '../table.js';
 import type { RateLimiterNamespaceLike } from '../ratelimit.js';
 import { devFetch } from '../proxy/dev-fetch.js';
@@ -46,6 +47,10 @@ app.all('*', async (c) => {
     debugHeaders: c.env.DEBUG_HEADERS !== 'off',
     waitUntil: (p) => c.executionCtx.waitUntil(p),
     rateLimiter: c.env.RATE_LIMITER as RateLimiterNamespaceLike | undefined,
+    observeBackend: (backend) => {
+      const job = refreshActiveHealth(health, c.env.HEALTH as CheckerNamespace | undefined, [backend], Date.now(), log);
+      if (job) c.executionCtx.waitUntil(job);
+    },
   });
 });
 
