@@ -34,6 +34,12 @@ export interface GatewayDeps {
   rateLimiter?: RateLimiterNamespaceLike | undefined;
 }
 
+/** One endpoint of one Backend, as the attempt loop tracks it. */
+interface Handle {
+  backend: Backend;
+  index: number;
+}
+
 interface Served {
   route?: string;
   backend?: string;
@@ -274,37 +280,41 @@ async function proxyTo(
   const requestMs = timeouts?.request ? parseDuration(timeouts.request) : 0;
   const deadline = requestMs > 0 ? AbortSignal.timeout(requestMs) : undefined;
   const backendRequestMs = timeouts?.backendRequest ? parseDuration(timeouts.backendRequest) : requestMs > 0 ? requestMs : DEFAULT_BACKEND_REQUEST_MS;
-  const factor = backend.spec.failover?.overprovisioningFactor ?? 1.4;
   const budget = deps.health.retryBudget;
   budget?.recordRequest(now());
   let retriesHeld = 0;
 
-  const next = (tried: readonly number[], allowRepeat: boolean): Target<number> | null => {
-    const eps = backend.spec.endpoints;
+  // Endpoints of the Backend first; once none is left, those of its fallback (failover.fallbackBackend), so a
+  // replayable request survives a Backend whose every endpoint refuses connections.
+  const fallbackName = backend.spec.failover?.fallbackBackend;
+  const fallback = fallbackName ? table.backends.get(`${backend.metadata.namespace}/${fallbackName}`) : undefined;
+  const pools = fallback && fallback !== backend ? [backend, fallback] : [backend];
+  const next = (tried: readonly Handle[], allowRepeat: boolean): Target<Handle> | null => {
     const at = now();
     for (const repeat of allowRepeat ? [false, true] : [false]) {
-      const choice = chooseEndpoint(eps, {
-        usable: (ep, i) => (repeat || !tried.includes(i)) && endpointUsable(deps.health, backend, ep, at),
-        client,
-        rand: deps.rand,
-        tierLoads: (tiers) => priorityLoads(tiers, factor),
-      });
-      if (!choice) continue;
-      // A half-open endpoint takes exactly one trial request; if someone else took it, try again without it.
-      if (!deps.health.admit(endpointKey(backend, choice.endpoint), at)) {
-        return next([...tried, choice.index], allowRepeat);
+      for (const pool of pools) {
+        const choice = chooseEndpoint(pool.spec.endpoints, {
+          usable: (ep, i) => (repeat || !tried.some((t) => t.backend === pool && t.index === i)) && endpointUsable(deps.health, pool, ep, at),
+          client,
+          rand: deps.rand,
+          tierLoads: (tiers) => priorityLoads(tiers, pool.spec.failover?.overprovisioningFactor ?? 1.4),
+        });
+        if (!choice) continue;
+        const handle = { backend: pool, index: choice.index };
+        // A half-open endpoint takes exactly one trial request; if someone else took it, look again without it.
+        if (!deps.health.admit(endpointKey(pool, choice.endpoint), at)) return next([...tried, handle], allowRepeat);
+        return { handle, request: () => buildRequest(choice.endpoint) };
       }
-      return { handle: choice.index, request: () => buildRequest(choice.endpoint) };
     }
     return null;
   };
 
   const retry = rule.retry;
-  const result = await forward<number>({
+  const result = await forward<Handle>({
     next,
-    report: (index: number, outcome: Outcome, at: number) => {
-      const ep = backend.spec.endpoints[index]!;
-      const change = deps.health.record(endpointKey(backend, ep), backend, outcome, at);
+    report: (handle: Handle, outcome: Outcome, at: number) => {
+      const ep = handle.backend.spec.endpoints[handle.index]!;
+      const change = deps.health.record(endpointKey(handle.backend, ep), handle.backend, outcome, at);
       if (change) console.log(circuitLogLine(change, at, served.route));
     },
     fetch: deps.fetch,
@@ -313,7 +323,7 @@ async function proxyTo(
     backoff: (n) => fullJitterBackoff(n, retry?.backoff ? parseDuration(retry.backoff) : 25, 250, deps.rand),
     replayable,
     retry: { attempts: retry?.attempts ?? 1, codes: retry?.codes ?? DEFAULT_RETRY_CODES, backoffMs: 25 },
-    connectRetries: Math.min(3, backend.spec.endpoints.length - 1),
+    connectRetries: Math.min(3, pools.reduce((n, p) => n + p.spec.endpoints.length, 0) - 1),
     budget: budget && {
       tryRetry: (at) => {
         const ok = budget.tryAcquire(at);
@@ -328,9 +338,10 @@ async function proxyTo(
   served.attempts = result.attempts.length;
   const last = result.attempts.at(-1);
   if (last) {
-    const ep = backend.spec.endpoints[last.handle]!;
+    const ep = last.handle.backend.spec.endpoints[last.handle.index]!;
     served.cluster = ep.cluster;
     served.endpoint = ep.url;
+    if (last.handle.backend !== backend) served.backend = `${last.handle.backend.metadata.namespace}/${last.handle.backend.metadata.name}`;
   }
   if (result.response) {
     mirror(filters, match, table, deps, mirrorBody, request, url, headers);

@@ -50,7 +50,8 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
           return 1;
         }
         const { snapshot, changed } = result.plan;
-        const counts = `${snapshot.routes.length} routes, ${snapshot.backends.length} backends, ${snapshot.policies.length} policies`;
+        const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+        const counts = `${n(snapshot.routes.length, 'route', 'routes')}, ${n(snapshot.backends.length, 'backend', 'backends')}, ${n(snapshot.policies.length, 'policy', 'policies')}`;
         out.log(`${result.file}: snapshot v${snapshot.version} (${counts})${changed ? '' : ', unchanged'}`);
         out.log(`load it with: npx wrangler kv bulk put ${result.file} --binding ROUTES --local   (or --remote)`);
         return 0;

@@ -5,7 +5,9 @@ import { z } from 'zod';
 const DURATION_RE = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
 const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
 
+/** Milliseconds; NaN for a string that is not a duration, so comparisons with it never hold. */
 export function parseDuration(value: string): number {
+  if (!DURATION_RE.test(value)) return NaN;
   let total = 0;
   for (const [, n, unit] of value.matchAll(/([0-9]+)(ms|h|m|s)/g)) total += Number(n) * UNIT_MS[unit!]!;
   return total;

@@ -45,6 +45,20 @@ describe('failover inside a Backend', () => {
     expect(eject.endpoints.find((e) => e.cluster === 'refused')?.usable).toBe(false);
   });
 
+  it('continues into the fallback Backend when every endpoint of the Backend refuses, from the first request', async () => {
+    await publish([
+      backend('primary', [endpoint(refusedUrl())], { failover: { fallbackBackend: 'standby' } }),
+      backend('standby', [endpoint('euw1')]),
+      route('fb', { ...hosts('fb'), rules: [{ backendRefs: [{ name: 'primary' }] }] }),
+    ]);
+    for (let i = 0; i < 10; i++) {
+      const { res, echo } = await get('http://fb.example.com/');
+      expect(res.status).toBe(200);
+      expect(echo?.upstream).toBe('euw1');
+      expect(res.headers.get('x-edgeway-backend')).toBe('default/standby');
+    }
+  });
+
   it('uses the lowest priority tier while it is healthy', async () => {
     await publish([
       backend('tiers', [endpoint('use1', { priority: 0 }), endpoint('euw1', { priority: 1 })]),
