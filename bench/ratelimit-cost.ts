@@ -46,5 +46,7 @@ const isMain = typeof process !== 'undefined' && process.argv[1] && import.meta.
 if (isMain) {
   const r = await runRateLimitCost({ rounds: Number(process.env.ROUNDS ?? 3), durationS: Number(process.env.DURATION ?? 5) });
   console.log(JSON.stringify(r));
-  console.log(`rate-limited route ${Math.round(r.rpsD)} req/s vs same route unlimited ${Math.round(r.rpsC)} req/s: ${r.ratio.toFixed(2)}x (target >= 0.7x); p99 ${r.p99D} vs ${r.p99C} ms`);
+  console.log(
+    `rate-limited route ${Math.round(r.rpsD)} req/s vs same route unlimited ${Math.round(r.rpsC)} req/s: ${r.ratio.toFixed(2)}x (target >= 0.7x); p99 ${r.p99D} vs ${r.p99C} ms`,
+  );
 }

@@ -22,7 +22,10 @@ function compileOne(p: RateLimitPolicy): CompiledPolicy {
     missingKey: s.missingKey,
     failOpen: s.failOpen,
     legacyHeaders: s.legacyHeaders,
-    limitNames: limitNames(p.metadata.name, s.limits.map((l) => l.window)),
+    limitNames: limitNames(
+      p.metadata.name,
+      s.limits.map((l) => l.window),
+    ),
   };
 }
 

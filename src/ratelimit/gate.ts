@@ -109,7 +109,12 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
       try {
         const name = await objectName(p, routeKey, key);
         const stub = () => namespace.get(namespace.idFromName(name));
-        const release = (returns: LeaseReturn[]) => waitUntil(Promise.resolve().then(() => stub().release(p.config, returns)).catch(() => undefined));
+        const release = (returns: LeaseReturn[]) =>
+          waitUntil(
+            Promise.resolve()
+              .then(() => stub().release(p.config, returns))
+              .catch(() => undefined),
+          );
         // Most requests of a hot key end here: a leased permit, no I/O and no timer.
         const local = leases.tryLocal(name, p.config, now, release);
         if (local) return { p, r: local };

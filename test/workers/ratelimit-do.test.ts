@@ -1,5 +1,12 @@
 /** RateLimiterDO inside workerd: exact counting over RPC, persistence across eviction, alarm cleanup, and the gate end to end. */
-import { createExecutionContext, env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
+import {
+  createExecutionContext,
+  env,
+  evictDurableObject,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { compilePolicies, enforce, type LimiterConfig, type RateLimiterNamespaceLike } from '../../src/ratelimit.js';
 import type { RateLimiterDO } from '../../src/ratelimit/durable-object.js';
@@ -9,7 +16,11 @@ import { RateLimitPolicy } from '../../src/schema.js';
 const ns = () => (env as unknown as { RATE_LIMITER: DurableObjectNamespace<RateLimiterDO> }).RATE_LIMITER;
 let n = 0;
 const fresh = () => ns().get(ns().idFromName(`test/${++n}|key`));
-const cfg = (requests: number, windowMs: number): LimiterConfig => ({ algorithm: 'SlidingWindow', limits: [{ requests, windowMs }], countDenied: false });
+const cfg = (requests: number, windowMs: number): LimiterConfig => ({
+  algorithm: 'SlidingWindow',
+  limits: [{ requests, windowMs }],
+  countDenied: false,
+});
 
 const policy = (spec: Record<string, unknown>) =>
   RateLimitPolicy.parse({
@@ -42,7 +53,10 @@ describe('RateLimiterDO', () => {
     expect(lease.granted).toBe(1); // 5% of 10 rounds to no speculation
     await evictDurableObject(stub);
     expect((await stub.counts()).remaining).toEqual([5]);
-    const rows = await runInDurableObject(stub, (_i: RateLimiterDO, state) => state.storage.sql.exec<{ s: number }>('SELECT SUM(n) AS s FROM log').one().s);
+    const rows = await runInDurableObject(
+      stub,
+      (_i: RateLimiterDO, state) => state.storage.sql.exec<{ s: number }>('SELECT SUM(n) AS s FROM log').one().s,
+    );
     expect(rows).toBe(5);
   });
 
@@ -54,6 +68,19 @@ describe('RateLimiterDO', () => {
     expect(a.leaseId).toBeDefined();
     await stub.release(config, [{ leaseId: a.leaseId!, unused: 15 }]);
     expect((await stub.counts()).remaining).toEqual([1_000 - 6]);
+  });
+
+  it('runs a token bucket: a burst of the limit, then refill over the window', async () => {
+    const stub = fresh();
+    const config: LimiterConfig = { algorithm: 'TokenBucket', limits: [{ requests: 4, windowMs: 60_000 }], countDenied: false };
+    const got = [];
+    for (let i = 0; i < 5; i++) got.push((await stub.acquire({ config, need: 1, want: 0 })).granted);
+    expect(got).toEqual([1, 1, 1, 1, 0]);
+    const denied = await stub.acquire({ config, need: 1, want: 0 });
+    expect(denied.retryMs).toBeGreaterThan(14_000);
+    expect(denied.retryMs).toBeLessThanOrEqual(15_000);
+    await runInDurableObject(stub, (i: RateLimiterDO) => void (i.clock = () => Date.now() + 15_000));
+    expect((await stub.acquire({ config, need: 1, want: 0 })).granted).toBe(1);
   });
 
   it('alarm deletes all storage once every window has expired, and re-arms while counts remain', async () => {
@@ -81,10 +108,23 @@ describe('RateLimiterDO', () => {
 
 describe('enforce with the RATE_LIMITER binding', () => {
   it('answers 429 with Retry-After, RateLimit fields and a JSON body', async () => {
-    const policies = compilePolicies([policy({ limits: [{ requests: 2, window: '30s' }], legacyHeaders: true })]).forRule('shop/cart', undefined);
+    const policies = compilePolicies([policy({ limits: [{ requests: 2, window: '30s' }], legacyHeaders: true })]).forRule(
+      'shop/cart',
+      undefined,
+    );
     const leases = new LeaseTable();
     const ctx = createExecutionContext();
-    const run = () => enforce({ policies, request: request(), routeKey: 'shop/cart', namespace: ns() as unknown as RateLimiterNamespaceLike, ctx, now: Date.now(), leases, timeoutMs: 2_000 });
+    const run = () =>
+      enforce({
+        policies,
+        request: request(),
+        routeKey: 'shop/cart',
+        namespace: ns() as unknown as RateLimiterNamespaceLike,
+        ctx,
+        now: Date.now(),
+        leases,
+        timeoutMs: 2_000,
+      });
     const first = await run();
     expect(first.denied).toBeUndefined();
     expect(new Map(first.headers).get('RateLimit')).toMatch(/;r=1;t=(29|30|31)$/);
@@ -118,7 +158,17 @@ describe('enforce with the RATE_LIMITER binding', () => {
       for (const failOpen of [true, false]) {
         const lines: object[] = [];
         const policies = compilePolicies([policy({ limits: [{ requests: 5, window: '1s' }], failOpen })]).forRule('shop/cart', undefined);
-        const r = await enforce({ policies, request: request(), routeKey: 'shop/cart', namespace, ctx: createExecutionContext(), now: Date.now(), leases: new LeaseTable(), log: (l) => lines.push(l), timeoutMs: 20 });
+        const r = await enforce({
+          policies,
+          request: request(),
+          routeKey: 'shop/cart',
+          namespace,
+          ctx: createExecutionContext(),
+          now: Date.now(),
+          leases: new LeaseTable(),
+          log: (l) => lines.push(l),
+          timeoutMs: 20,
+        });
         expect(lines).toHaveLength(1);
         expect(lines[0]).toMatchObject({ event: 'ratelimit_unavailable', route: 'shop/cart', action: failOpen ? 'allow' : 'deny' });
         expect(r.denied?.status).toBe(failOpen ? undefined : 503);

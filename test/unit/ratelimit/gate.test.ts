@@ -21,7 +21,7 @@ function fakeNamespace(clock: { now: number }, mode: 'ok' | 'broken' | 'hang' = 
       const core = () => {
         if (mode === 'broken') throw new Error('Durable Object reset because its code was updated.');
         let c = cores.get(name);
-        return c ?? (cores.set(name, (c = new LimiterCore((lastConfig as LimiterConfig)))), c);
+        return c ?? (cores.set(name, (c = new LimiterCore(lastConfig as LimiterConfig))), c);
       };
       let lastConfig: LimiterConfig | undefined;
       return {
@@ -38,15 +38,25 @@ function fakeNamespace(clock: { now: number }, mode: 'ok' | 'broken' | 'hang' = 
 }
 
 const ctx = { waitUntil: (_p: Promise<unknown>) => {} };
-const req = (h: Record<string, string> = {}) => new Request('https://shop.example.com/cart', { headers: { 'cf-connecting-ip': '203.0.113.7', ...h } });
+const req = (h: Record<string, string> = {}) =>
+  new Request('https://shop.example.com/cart', { headers: { 'cf-connecting-ip': '203.0.113.7', ...h } });
 
 describe('compilePolicies', () => {
   it('applies whole-route policies to every rule and sectionName policies to their rule only', () => {
     const idx = compilePolicies([
-      policy('whole', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }], limits: [{ requests: 5, window: '1s' }] }),
-      policy('checkout', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart', sectionName: 'pay' }], limits: [{ requests: 1, window: '1s' }] }),
+      policy('whole', {
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }],
+        limits: [{ requests: 5, window: '1s' }],
+      }),
+      policy('checkout', {
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart', sectionName: 'pay' }],
+        limits: [{ requests: 1, window: '1s' }],
+      }),
     ]);
-    expect(idx.forRule('shop/cart', 'pay').map((p) => [p.id, p.section])).toEqual([['shop/whole', undefined], ['shop/checkout', 'pay']]);
+    expect(idx.forRule('shop/cart', 'pay').map((p) => [p.id, p.section])).toEqual([
+      ['shop/whole', undefined],
+      ['shop/checkout', 'pay'],
+    ]);
     expect(idx.forRule('shop/cart', 'browse').map((p) => p.id)).toEqual(['shop/whole']);
     expect(idx.forRule('shop/cart', undefined).map((p) => p.id)).toEqual(['shop/whole']);
     expect(idx.forRule('other/cart', 'pay')).toEqual([]);
@@ -57,7 +67,10 @@ describe('compilePolicies', () => {
 describe('enforce', () => {
   const twoLimits = policy('api', {
     targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }],
-    limits: [{ requests: 2, window: '1s' }, { requests: 3, window: '1m' }],
+    limits: [
+      { requests: 2, window: '1s' },
+      { requests: 3, window: '1m' },
+    ],
     legacyHeaders: true,
   });
 
@@ -83,7 +96,9 @@ describe('enforce', () => {
     expect(await c.denied!.json()).toEqual({ error: 'rate_limited', route: 'shop/cart', policy: 'shop/api', retryAfter });
     // After the 1s window the 1m limit (3) is the one that bites.
     clock.now += 1_000;
-    expect((await enforce({ policies, request: req(), routeKey: 'shop/cart', namespace: ns, ctx, now: clock.now, leases })).denied).toBeUndefined();
+    expect(
+      (await enforce({ policies, request: req(), routeKey: 'shop/cart', namespace: ns, ctx, now: clock.now, leases })).denied,
+    ).toBeUndefined();
     const e = await enforce({ policies, request: req(), routeKey: 'shop/cart', namespace: ns, ctx, now: clock.now, leases });
     expect(e.denied?.status).toBe(429);
     expect(e.denied!.headers.get('ratelimit')).toMatch(/^"api\/1m";r=0;t=(59|60)$/);
@@ -92,10 +107,14 @@ describe('enforce', () => {
   it('keeps separate counters per client IP and ignores X-Forwarded-For', async () => {
     const clock = { now: 0 };
     const { ns } = fakeNamespace(clock);
-    const p = policy('one', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }], limits: [{ requests: 1, window: '10s' }] });
+    const p = policy('one', {
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }],
+      limits: [{ requests: 1, window: '10s' }],
+    });
     const policies = compilePolicies([p]).forRule('shop/cart', undefined);
     const leases = new LeaseTable();
-    const go = (h: Record<string, string>) => enforce({ policies, request: req(h), routeKey: 'shop/cart', namespace: ns, ctx, now: 0, leases });
+    const go = (h: Record<string, string>) =>
+      enforce({ policies, request: req(h), routeKey: 'shop/cart', namespace: ns, ctx, now: 0, leases });
     expect((await go({})).denied).toBeUndefined();
     expect((await go({ 'x-forwarded-for': '198.51.100.1' })).denied?.status).toBe(429);
     expect((await go({ 'cf-connecting-ip': '198.51.100.1' })).denied).toBeUndefined();
@@ -104,11 +123,39 @@ describe('enforce', () => {
   it('denies a missing key with 401 when missingKey is Deny, and falls back to the client IP by default', async () => {
     const { ns } = fakeNamespace({ now: 0 });
     const keyed = (missingKey?: string) =>
-      compilePolicies([policy('k', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }], limits: [{ requests: 5, window: '1s' }], keys: [{ type: 'Header', name: 'x-api-key' }], ...(missingKey ? { missingKey } : {}) })]).forRule('shop/cart', undefined);
-    const denied = await enforce({ policies: keyed('Deny'), request: req(), routeKey: 'shop/cart', namespace: ns, ctx, now: 0, leases: new LeaseTable() });
+      compilePolicies([
+        policy('k', {
+          targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }],
+          limits: [{ requests: 5, window: '1s' }],
+          keys: [{ type: 'Header', name: 'x-api-key' }],
+          ...(missingKey ? { missingKey } : {}),
+        }),
+      ]).forRule('shop/cart', undefined);
+    const denied = await enforce({
+      policies: keyed('Deny'),
+      request: req(),
+      routeKey: 'shop/cart',
+      namespace: ns,
+      ctx,
+      now: 0,
+      leases: new LeaseTable(),
+    });
     expect(denied.denied?.status).toBe(401);
-    expect(await denied.denied!.json()).toEqual({ error: 'missing_rate_limit_key', route: 'shop/cart', policy: 'shop/k', missing: 'header "x-api-key"' });
-    const fallback = await enforce({ policies: keyed(), request: req(), routeKey: 'shop/cart', namespace: ns, ctx, now: 0, leases: new LeaseTable() });
+    expect(await denied.denied!.json()).toEqual({
+      error: 'missing_rate_limit_key',
+      route: 'shop/cart',
+      policy: 'shop/k',
+      missing: 'header "x-api-key"',
+    });
+    const fallback = await enforce({
+      policies: keyed(),
+      request: req(),
+      routeKey: 'shop/cart',
+      namespace: ns,
+      ctx,
+      now: 0,
+      leases: new LeaseTable(),
+    });
     expect(fallback.denied).toBeUndefined();
     expect(new Map(fallback.headers).get('RateLimit')).toBe('"k";r=4;t=1');
   });
@@ -118,10 +165,31 @@ describe('enforce', () => {
       const { ns } = fakeNamespace({ now: 0 }, mode);
       for (const failOpen of [true, false]) {
         const lines: Record<string, unknown>[] = [];
-        const policies = compilePolicies([policy('f', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }], limits: [{ requests: 5, window: '1s' }], failOpen })]).forRule('shop/cart', undefined);
-        const r = await enforce({ policies, request: req(), routeKey: 'shop/cart', namespace: ns, ctx, now: 0, leases: new LeaseTable(), log: (l) => lines.push(l as Record<string, unknown>), timeoutMs: 5 });
+        const policies = compilePolicies([
+          policy('f', {
+            targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }],
+            limits: [{ requests: 5, window: '1s' }],
+            failOpen,
+          }),
+        ]).forRule('shop/cart', undefined);
+        const r = await enforce({
+          policies,
+          request: req(),
+          routeKey: 'shop/cart',
+          namespace: ns,
+          ctx,
+          now: 0,
+          leases: new LeaseTable(),
+          log: (l) => lines.push(l as Record<string, unknown>),
+          timeoutMs: 5,
+        });
         expect(lines).toHaveLength(1);
-        expect(lines[0]).toMatchObject({ event: 'ratelimit_unavailable', route: 'shop/cart', policy: 'shop/f', action: failOpen ? 'allow' : 'deny' });
+        expect(lines[0]).toMatchObject({
+          event: 'ratelimit_unavailable',
+          route: 'shop/cart',
+          policy: 'shop/f',
+          action: failOpen ? 'allow' : 'deny',
+        });
         if (failOpen) expect(r.denied).toBeUndefined();
         else {
           expect(r.denied?.status).toBe(503);
@@ -134,8 +202,14 @@ describe('enforce', () => {
   it('counts nothing for a request another policy denies', async () => {
     const clock = { now: 0 };
     const { ns, cores } = fakeNamespace(clock);
-    const loose = policy('loose', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }], limits: [{ requests: 100, window: '10s' }] });
-    const tight = policy('tight', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }], limits: [{ requests: 1, window: '10s' }] });
+    const loose = policy('loose', {
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }],
+      limits: [{ requests: 100, window: '10s' }],
+    });
+    const tight = policy('tight', {
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }],
+      limits: [{ requests: 1, window: '10s' }],
+    });
     const policies = compilePolicies([loose, tight]).forRule('shop/cart', undefined);
     const leases = new LeaseTable();
     for (let i = 0; i < 5; i++) await enforce({ policies, request: req(), routeKey: 'shop/cart', namespace: ns, ctx, now: i, leases });
@@ -147,11 +221,35 @@ describe('enforce', () => {
 
   it('gives a sectionName policy its own counters per rule', async () => {
     const { ns, names } = fakeNamespace({ now: 0 });
-    const p = policy('s', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart', sectionName: 'a' }, { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart', sectionName: 'b' }], limits: [{ requests: 1, window: '10s' }] });
+    const p = policy('s', {
+      targetRefs: [
+        { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart', sectionName: 'a' },
+        { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart', sectionName: 'b' },
+      ],
+      limits: [{ requests: 1, window: '10s' }],
+    });
     const idx = compilePolicies([p]);
     const leases = new LeaseTable();
-    const a = await enforce({ policies: idx.forRule('shop/cart', 'a'), ruleName: 'a', request: req(), routeKey: 'shop/cart', namespace: ns, ctx, now: 0, leases });
-    const b = await enforce({ policies: idx.forRule('shop/cart', 'b'), ruleName: 'b', request: req(), routeKey: 'shop/cart', namespace: ns, ctx, now: 0, leases });
+    const a = await enforce({
+      policies: idx.forRule('shop/cart', 'a'),
+      ruleName: 'a',
+      request: req(),
+      routeKey: 'shop/cart',
+      namespace: ns,
+      ctx,
+      now: 0,
+      leases,
+    });
+    const b = await enforce({
+      policies: idx.forRule('shop/cart', 'b'),
+      ruleName: 'b',
+      request: req(),
+      routeKey: 'shop/cart',
+      namespace: ns,
+      ctx,
+      now: 0,
+      leases,
+    });
     expect(a.denied).toBeUndefined();
     expect(b.denied).toBeUndefined();
     expect(new Set(names).size).toBe(2);

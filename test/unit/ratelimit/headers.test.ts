@@ -40,9 +40,17 @@ describe('headers', () => {
   });
 
   it('picks a denying limit (longest wait) over any allowing one, else the least remaining (ties: later reset)', () => {
-    expect(mostConstraining([st({ name: 'a', remaining: 0 }), st({ name: 'b', denied: true, resetSeconds: 2 }), st({ name: 'c', denied: true, resetSeconds: 9 })])!.name).toBe('c');
+    expect(
+      mostConstraining([
+        st({ name: 'a', remaining: 0 }),
+        st({ name: 'b', denied: true, resetSeconds: 2 }),
+        st({ name: 'c', denied: true, resetSeconds: 9 }),
+      ])!.name,
+    ).toBe('c');
     expect(mostConstraining([st({ name: 'a', remaining: 4 }), st({ name: 'b', remaining: 2 })])!.name).toBe('b');
-    expect(mostConstraining([st({ name: 'a', remaining: 2, resetSeconds: 1 }), st({ name: 'b', remaining: 2, resetSeconds: 30 })])!.name).toBe('b');
+    expect(
+      mostConstraining([st({ name: 'a', remaining: 2, resetSeconds: 1 }), st({ name: 'b', remaining: 2, resetSeconds: 30 })])!.name,
+    ).toBe('b');
     expect(mostConstraining([])).toBeUndefined();
   });
 

@@ -14,10 +14,22 @@ describe('deriveKey', () => {
   });
 
   it('combines header, cookie, route and IP; each part changes the key', () => {
-    const keys = [{ type: 'Header' as const, name: 'X-Api-Key' }, { type: 'Cookie' as const, name: 'sid' }, { type: 'Route' as const }, { type: 'ClientIP' as const }];
+    const keys = [
+      { type: 'Header' as const, name: 'X-Api-Key' },
+      { type: 'Cookie' as const, name: 'sid' },
+      { type: 'Route' as const },
+      { type: 'ClientIP' as const },
+    ];
     const base = { 'x-api-key': 'k1', cookie: 'a=1; sid=s1', 'cf-connecting-ip': '1.1.1.1' };
     const k = (o: Record<string, string>, route = 'ns/r', section?: string) => deriveKey(keys, h({ ...base, ...o }), route, section).key;
-    const all = [k({}), k({ 'x-api-key': 'k2' }), k({ cookie: 'sid=s2' }), k({ 'cf-connecting-ip': '2.2.2.2' }), k({}, 'ns/other'), k({}, 'ns/r', 'rule-a')];
+    const all = [
+      k({}),
+      k({ 'x-api-key': 'k2' }),
+      k({ cookie: 'sid=s2' }),
+      k({ 'cf-connecting-ip': '2.2.2.2' }),
+      k({}, 'ns/other'),
+      k({}, 'ns/r', 'rule-a'),
+    ];
     expect(new Set(all).size).toBe(all.length);
     expect(deriveKey(keys, h(base), 'ns/r', undefined).missing).toBeUndefined();
   });

@@ -54,9 +54,33 @@ describe('LeaseTable', () => {
     expect(denied.allowed).toBe(false);
     expect(denied.retryMs).toBe(1_000);
     // Cached: no object call until the retry time.
-    const cached = await t.take('k', small, 500, async () => { throw new Error('must not be called'); });
+    const cached = await t.take('k', small, 500, async () => {
+      throw new Error('must not be called');
+    });
     expect(cached.allowed).toBe(false);
     expect(cached.retryMs).toBe(500);
+  });
+
+  it('coalesces concurrent misses into one object call and asks for what they needed', async () => {
+    const core = new LimiterCore(config);
+    const calls: AcquireRequest[] = [];
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const acquire = async (req: AcquireRequest) => {
+      calls.push(structuredClone(req));
+      await gate;
+      return core.acquire(req, 0);
+    };
+    const t = new LeaseTable(100, () => 0);
+    const all = Promise.all(Array.from({ length: 8 }, () => t.take('k', config, 0, acquire)));
+    await Promise.resolve();
+    release();
+    const results = await all;
+    expect(results.every((r) => r.allowed)).toBe(true);
+    // The first call carried no lease; the waiters then made at most one more call, asking for all of them.
+    expect(calls.length).toBe(2);
+    expect(calls[1]!.want).toBeGreaterThanOrEqual(6);
+    expect(core.logs[0]!.total - t.held('k', 0)).toBe(8);
   });
 
   it('refund puts a permit back for the next request', async () => {
@@ -66,14 +90,32 @@ describe('LeaseTable', () => {
     const acquire = async (req: AcquireRequest) => core.acquire(req, 0);
     const first = await t.take('k', small, 0, acquire);
     first.refund(0);
-    expect((await t.take('k', small, 1, async () => { throw new Error('must be served locally'); })).allowed).toBe(true);
+    expect(
+      (
+        await t.take('k', small, 1, async () => {
+          throw new Error('must be served locally');
+        })
+      ).allowed,
+    ).toBe(true);
   });
 });
 
 describe('simulated isolates on one hot key (virtual clock)', () => {
   it('never allows more than the limit in any window and denies nobody under 90% (equal latencies)', async () => {
-    for (const [isolates, latency] of [[1, 0], [4, 3]] as const) {
-      const r = await runRateLimitAccuracy({ clients: 30, isolates, limit: 20, windowMs: 1_000, durationMs: 4_000, thinkMs: 10, latencyMs: [latency, latency], seed: 7 });
+    for (const [isolates, latency] of [
+      [1, 0],
+      [4, 3],
+    ] as const) {
+      const r = await runRateLimitAccuracy({
+        clients: 30,
+        isolates,
+        limit: 20,
+        windowMs: 1_000,
+        durationMs: 4_000,
+        thinkMs: 10,
+        latencyMs: [latency, latency],
+        seed: 7,
+      });
       expect(r.maxInAnyWindow).toBe(20);
       expect(r.allowed).toBe(r.ideal);
       expect(r.deniedUnder90).toBe(0);
@@ -81,7 +123,16 @@ describe('simulated isolates on one hot key (virtual clock)', () => {
   });
 
   it('stays within the limit with unequal latencies', async () => {
-    const r = await runRateLimitAccuracy({ clients: 30, isolates: 5, limit: 50, windowMs: 2_000, durationMs: 6_000, thinkMs: 5, latencyMs: [1, 20], seed: 3 });
+    const r = await runRateLimitAccuracy({
+      clients: 30,
+      isolates: 5,
+      limit: 50,
+      windowMs: 2_000,
+      durationMs: 6_000,
+      thinkMs: 5,
+      latencyMs: [1, 20],
+      seed: 3,
+    });
     expect(r.maxInAnyWindow).toBeLessThanOrEqual(50);
     expect(r.allowed).toBeGreaterThanOrEqual(r.ideal * 0.95);
   });

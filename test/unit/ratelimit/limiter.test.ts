@@ -12,7 +12,12 @@ const one = { need: 1, want: 0 };
 
 describe('LimiterCore', () => {
   it('allows only when every limit allows (3 per 1s and 5 per 10s)', () => {
-    const core = new LimiterCore(sliding([[3, 1_000], [5, 10_000]]));
+    const core = new LimiterCore(
+      sliding([
+        [3, 1_000],
+        [5, 10_000],
+      ]),
+    );
     const at = [0, 10, 20, 30, 1_100, 1_200, 1_300];
     const got = at.map((t) => core.acquire({ config: core.config, ...one }, t).granted);
     // 4th denied by 3/1s; 5th,6th allowed in the next second; 7th denied by 5/10s.
