@@ -56,10 +56,25 @@ const REGIONS: { region: string; priority: number; clusters: string[] }[] = [
 ];
 
 const SCENARIOS: Scenario[] = [
-  { name: 'endpoint refuses connections', faulty: ['use1-a'], mode: 'refuse', bars: { zeroErrors: true, movedMs: 1000, backMs: 2 * ACTIVE_INTERVAL_MS } },
-  { name: 'endpoint accepts, never answers', faulty: ['use1-b'], mode: 'hang', bars: { maxErrorRate: 0.001, backMs: 2 * ACTIVE_INTERVAL_MS } },
+  {
+    name: 'endpoint refuses connections',
+    faulty: ['use1-a'],
+    mode: 'refuse',
+    bars: { zeroErrors: true, movedMs: 1000, backMs: 2 * ACTIVE_INTERVAL_MS },
+  },
+  {
+    name: 'endpoint accepts, never answers',
+    faulty: ['use1-b'],
+    mode: 'hang',
+    bars: { maxErrorRate: 0.001, backMs: 2 * ACTIVE_INTERVAL_MS },
+  },
   { name: 'endpoint answers 503', faulty: ['use1-a'], mode: '503', bars: { movedMs: 1000, backMs: 2 * ACTIVE_INTERVAL_MS } },
-  { name: 'region us-east-1 down, then back', faulty: ['use1-a', 'use1-b'], mode: 'refuse', bars: { zeroErrors: true, movedMs: 1000, backMs: 2 * ACTIVE_INTERVAL_MS } },
+  {
+    name: 'region us-east-1 down, then back',
+    faulty: ['use1-a', 'use1-b'],
+    mode: 'refuse',
+    bars: { zeroErrors: true, movedMs: 1000, backMs: 2 * ACTIVE_INTERVAL_MS },
+  },
   { name: `slow upstream (+${SLOW_MS}ms)`, faulty: ['use1-b'], mode: 'slow', bars: { zeroErrors: true, stays: true } },
 ];
 
@@ -107,7 +122,12 @@ function resources(ups: ChaosUpstream[]) {
   ];
 }
 
-function get(agent: http.Agent, base: URL, path: string, timeoutMs: number): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function get(
+  agent: http.Agent,
+  base: URL,
+  path: string,
+  timeoutMs: number,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       { host: base.hostname, port: base.port, path, method: 'GET', agent, headers: { host: HOST }, timeout: timeoutMs },
@@ -163,7 +183,15 @@ function startHealthPoller(base: URL, polls: Poll[]) {
         status = `HTTP ${r.status}`;
         if (r.status === 200) {
           const view = JSON.parse(r.body) as {
-            backends: { endpoints: { cluster: string; usable: boolean; trial: boolean; active?: { state: string; changedAt?: number }; passive?: { state: string } }[] }[];
+            backends: {
+              endpoints: {
+                cluster: string;
+                usable: boolean;
+                trial: boolean;
+                active?: { state: string; changedAt?: number };
+                passive?: { state: string };
+              }[];
+            }[];
           };
           const endpoints = new Map<string, Poll['endpoints'] extends Map<string, infer V> ? V : never>();
           for (const b of view.backends)
@@ -210,7 +238,15 @@ function lastHitOfBurst(hits: number[], t0: number, t1: number): number | null {
   return last;
 }
 
-function measure(s: Scenario, t0: number, t1: number, tEnd: number, samples: Sample[], ups: Map<string, ChaosUpstream>, polls: Poll[]): Outcome {
+function measure(
+  s: Scenario,
+  t0: number,
+  t1: number,
+  tEnd: number,
+  samples: Sample[],
+  ups: Map<string, ChaosUpstream>,
+  polls: Poll[],
+): Outcome {
   const win = samples.filter((x) => x.start >= t0 && x.start < tEnd);
   const errs = win.filter((x) => x.status === 0 || x.status >= 500);
   const errorKinds: Record<string, number> = {};
@@ -220,7 +256,9 @@ function measure(s: Scenario, t0: number, t1: number, tEnd: number, samples: Sam
   }
   const faulty = s.faulty.map((f) => ups.get(f)!);
   const duringFault = win.filter((x) => x.start < t1 && x.status === 200);
-  const faultyShare = duringFault.length ? duringFault.filter((x) => x.cluster && s.faulty.includes(x.cluster)).length / duringFault.length : 0;
+  const faultyShare = duringFault.length
+    ? duringFault.filter((x) => x.cluster && s.faulty.includes(x.cluster)).length / duringFault.length
+    : 0;
 
   // Traffic moved: the faulty endpoints stopped receiving requests (server side), or — when they can't count
   // (connections refused) — the gateway's health page shows every faulty endpoint out of rotation.
@@ -245,9 +283,12 @@ function measure(s: Scenario, t0: number, t1: number, tEnd: number, samples: Sam
   const failures: string[] = [];
   const rate = win.length ? errs.length / win.length : 0;
   if (s.bars.zeroErrors && errs.length > 0) failures.push(`${errs.length} client-visible errors (bar: 0)`);
-  if (s.bars.maxErrorRate !== undefined && rate > s.bars.maxErrorRate) failures.push(`error rate ${(rate * 100).toFixed(3)}% (bar: <= ${s.bars.maxErrorRate * 100}%)`);
-  if (s.bars.movedMs !== undefined && (moved === null || moved > s.bars.movedMs)) failures.push(`moved ${moved ?? 'never'} ms (bar: <= ${s.bars.movedMs} ms)`);
-  if (s.bars.backMs !== undefined && (back === null || back > s.bars.backMs)) failures.push(`back ${back ?? 'never'} ms (bar: <= ${s.bars.backMs} ms)`);
+  if (s.bars.maxErrorRate !== undefined && rate > s.bars.maxErrorRate)
+    failures.push(`error rate ${(rate * 100).toFixed(3)}% (bar: <= ${s.bars.maxErrorRate * 100}%)`);
+  if (s.bars.movedMs !== undefined && (moved === null || moved > s.bars.movedMs))
+    failures.push(`moved ${moved ?? 'never'} ms (bar: <= ${s.bars.movedMs} ms)`);
+  if (s.bars.backMs !== undefined && (back === null || back > s.bars.backMs))
+    failures.push(`back ${back ?? 'never'} ms (bar: <= ${s.bars.backMs} ms)`);
   if (s.bars.stays && faultyShare === 0) failures.push('slow endpoint was taken out of rotation (should keep serving)');
   if (win.length === 0) failures.push('no requests were sent');
   return {
@@ -257,7 +298,10 @@ function measure(s: Scenario, t0: number, t1: number, tEnd: number, samples: Sam
     errorKinds,
     movedMs: moved,
     backMs: back,
-    p99Ms: percentile(win.map((x) => x.end - x.start), 0.99),
+    p99Ms: percentile(
+      win.map((x) => x.end - x.start),
+      0.99,
+    ),
     faultyShareDuringFault: faultyShare,
     failures,
   };
@@ -283,7 +327,8 @@ function flapCheck(polls: Poll[]): { changes: number; failures: string[] } {
     times.sort((a, b) => a - b);
     changes += times.length;
     for (let i = 1; i < times.length; i++)
-      if (times[i]! - times[i - 1]! < window) failures.push(`${cluster}: state changes ${times[i]! - times[i - 1]!} ms apart (bar: >= ${window} ms)`);
+      if (times[i]! - times[i - 1]! < window)
+        failures.push(`${cluster}: state changes ${times[i]! - times[i - 1]!} ms apart (bar: >= ${window} ms)`);
   }
   return { changes, failures };
 }
@@ -357,7 +402,10 @@ async function main() {
   let gw: { url: string | URL; publish?: unknown; dispose: () => unknown } | undefined;
   let exit = 0;
   try {
-    let startDevGateway: (o: { resources: unknown[]; port: number }) => Promise<{ url: string | URL; publish?: unknown; dispose: () => unknown }>;
+    let startDevGateway: (o: {
+      resources: unknown[];
+      port: number;
+    }) => Promise<{ url: string | URL; publish?: unknown; dispose: () => unknown }>;
     try {
       ({ startDevGateway } = (await import('../src/cli/dev-server.js' as string)) as { startDevGateway: typeof startDevGateway });
     } catch (e) {
@@ -375,7 +423,8 @@ async function main() {
     await sleep(WARM_MS);
     const warm = samples.filter((s) => s.status === 200).length;
     console.log(`chaos: warm-up ${samples.length} requests, ${warm} OK, health page: ${poller.status()}`);
-    if (warm === 0) notes.push(`warm-up: no request succeeded (first result: ${JSON.stringify(samples[0] ?? null)}); the proxy is not serving yet.`);
+    if (warm === 0)
+      notes.push(`warm-up: no request succeeded (first result: ${JSON.stringify(samples[0] ?? null)}); the proxy is not serving yet.`);
     if (polls.length === 0) notes.push(`health page not readable (${poller.status()}); "moved" for refused connections can't be measured.`);
     const seenActive = () => polls.some((p) => [...p.endpoints.values()].some((e) => e.active && e.active !== 'unknown'));
 
@@ -395,12 +444,15 @@ async function main() {
     }
     await load.stop();
     await poller.stop();
-    if (!seenActive()) notes.push('no active health state reached the isolate (HealthCheckerDO not bound or the isolate does not pull snapshots yet).');
+    if (!seenActive())
+      notes.push('no active health state reached the isolate (HealthCheckerDO not bound or the isolate does not pull snapshots yet).');
     const flap = flapCheck(polls);
     notes.push(`${logs.healthLines.length} health state-change log lines from the gateway during the run.`);
     if (process.env.CHAOS_NOTE) notes.push(process.env.CHAOS_NOTE);
     writeReport(outcomes, flap, notes, Date.now() - began);
-    console.log(`chaos: flapping ${flap.failures.length ? 'FAIL ' + flap.failures.join('; ') : 'pass'}; report written to docs/reliability.md`);
+    console.log(
+      `chaos: flapping ${flap.failures.length ? 'FAIL ' + flap.failures.join('; ') : 'pass'}; report written to docs/reliability.md`,
+    );
     for (const n of notes) console.log(`chaos: note: ${n}`);
     if (process.env.CHAOS_VERBOSE) for (const l of [...logs.healthLines]) process.stderr.write(`chaos: gateway: ${l}\n`);
     if (outcomes.some((o) => o.failures.length) || flap.failures.length) exit = 1;

@@ -180,7 +180,9 @@ export class HealthCheckerDO extends DurableObject<Env> {
       if (s.lastRoundAt !== undefined && startedAt - s.lastRoundAt < s.config.intervalMs / 4) return;
       await this.round(s, startedAt);
     } catch (err) {
-      console.error(JSON.stringify({ level: 'error', event: 'health.active.round_failed', backend: this.stored?.config.backend, error: String(err) }));
+      console.error(
+        JSON.stringify({ level: 'error', event: 'health.active.round_failed', backend: this.stored?.config.backend, error: String(err) }),
+      );
     } finally {
       if (this.stored) await this.arm(nextRoundAt(this.stored, startedAt, Date.now()), startedAt);
     }

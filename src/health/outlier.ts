@@ -1,13 +1,5 @@
 /** Passive outlier detection and per-endpoint circuit breaker (Envoy semantics plus a half-open trial). */
-import type {
-  CircuitChange,
-  CircuitCounters,
-  CircuitState,
-  CircuitView,
-  OutlierConfig,
-  OutlierGroup,
-  PassiveOutcome,
-} from '../health.js';
+import type { CircuitChange, CircuitCounters, CircuitState, CircuitView, OutlierConfig, OutlierGroup, PassiveOutcome } from '../health.js';
 import type { PassiveHealthCheck } from '../schema/backend.js';
 import { parseDuration } from '../schema/duration.js';
 

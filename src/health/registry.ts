@@ -1,13 +1,5 @@
 /** Per-isolate health: combines active state (from the checker DO), passive outlier state and agent readiness. */
-import type {
-  CircuitChange,
-  EndpointHealth,
-  EndpointVerdict,
-  HealthSnapshot,
-  HealthView,
-  PassiveOutcome,
-  TierHealth,
-} from '../health.js';
+import type { CircuitChange, EndpointHealth, EndpointVerdict, HealthSnapshot, HealthView, PassiveOutcome, TierHealth } from '../health.js';
 import type { Backend, Endpoint } from '../schema/backend.js';
 import { OutlierDetector, outlierConfig } from './outlier.js';
 import { priorityLoads } from './spill.js';

@@ -17,7 +17,10 @@ export function priorityLoads(tiers: readonly TierHealth[], overprovisioningFact
     const healthy = Math.min(t.healthyWeight, t.totalWeight);
     return Math.min(100, Math.floor((factorPct * healthy) / t.totalWeight));
   });
-  const availability = Math.min(100, health.reduce((a, b) => a + b, 0));
+  const availability = Math.min(
+    100,
+    health.reduce((a, b) => a + b, 0),
+  );
   if (availability === 0) return tiers.map(() => 0);
   let remaining = 100;
   const load = health.map((h) => {

@@ -27,8 +27,14 @@ afterEach(() => {
 });
 
 describe('HealthCheckerDO', () => {
-  it('configure arms an alarm; the alarm probes, classifies and re-arms one interval later', async () => {
-    const b = backend([{ url: up('blue'), cluster: 'blue' }, { url: refused(), cluster: 'dead' }], { interval: '30s', timeout: '1s' });
+  it('configure arms an alarm; the alarm probes, classifies and re-arms (half an interval while one is unhealthy)', async () => {
+    const b = backend(
+      [
+        { url: up('blue'), cluster: 'blue' },
+        { url: refused(), cluster: 'dead' },
+      ],
+      { interval: '30s', timeout: '1s' },
+    );
     const stub = stubFor(b);
     const configured = await stub.configure(b);
     expect(configured.active).toBe(true);
@@ -45,8 +51,8 @@ describe('HealthCheckerDO', () => {
     expect(eps.dead!.lastProbe!.error === 'connect-failure' || eps.dead!.lastProbe!.status! >= 500).toBe(true);
     expect(eps.dead!.reason).toContain('first probe failed');
     expect(eps.blue!.key).toBe(`hc/${b.metadata.name}|${up('blue')}|blue`);
-    expect(s.nextAlarmAt).toBeGreaterThanOrEqual(before + 30_000);
-    expect(s.nextAlarmAt).toBeLessThanOrEqual(Date.now() + 30_000);
+    expect(s.nextAlarmAt).toBeGreaterThanOrEqual(before + 15_000);
+    expect(s.nextAlarmAt).toBeLessThanOrEqual(Date.now() + 15_000);
   });
 
   it('a status outside expectedStatuses fails and a hung endpoint times out', async () => {
@@ -69,7 +75,12 @@ describe('HealthCheckerDO', () => {
     setProbeFetch((input, init) => fetch(String(input).replace(/127\.0\.0\.1:\d+/, target.slice('http://'.length)), init));
     const logs: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((line: unknown) => void logs.push(String(line)));
-    const b = backend([{ url: up('usw2'), cluster: 'usw2' }], { interval: '10s', timeout: '500ms', healthyThreshold: 2, unhealthyThreshold: 3 });
+    const b = backend([{ url: up('usw2'), cluster: 'usw2' }], {
+      interval: '10s',
+      timeout: '500ms',
+      healthyThreshold: 2,
+      unhealthyThreshold: 3,
+    });
     const stub = stubFor(b);
     await stub.configure(b);
     await runDurableObjectAlarm(stub); // consume the first alarm so the runtime doesn't fire one mid-test
@@ -110,8 +121,12 @@ describe('HealthCheckerDO', () => {
     const b = backend([{ url: up('use1'), cluster: 'use1' }], { interval: '10s', timeout: '1s' });
     const stub = stubFor(b);
     await stub.configure(b);
+    const before = Date.now();
     await runDurableObjectAlarm(stub);
     const first = await stub.snapshot();
+    // All healthy: the next round is one full interval after this one started.
+    expect(first.nextAlarmAt).toBeGreaterThanOrEqual(before + 10_000);
+    expect(first.nextAlarmAt).toBeLessThanOrEqual(Date.now() + 10_000);
     await runInDurableObject(stub, (instance: HealthCheckerDO) => instance.alarm()); // at-least-once redelivery
     const second = await stub.snapshot();
     expect(second.endpoints[0]!.counters.probes).toBe(1);
@@ -140,7 +155,10 @@ describe('HealthCheckerDO', () => {
     await stub.configure(b);
     await runDurableObjectAlarm(stub);
     expect((await stub.sync(b)).endpoints[0]).toMatchObject({ state: 'healthy' });
-    const grown = { ...b, spec: { ...b.spec, endpoints: [...b.spec.endpoints, { ...b.spec.endpoints[0]!, url: up('green'), cluster: 'green' }] } };
+    const grown = {
+      ...b,
+      spec: { ...b.spec, endpoints: [...b.spec.endpoints, { ...b.spec.endpoints[0]!, url: up('green'), cluster: 'green' }] },
+    };
     const s = await stub.sync(grown);
     expect(s.endpoints.map((e) => [e.cluster, e.state])).toEqual([
       ['blue', 'healthy'],

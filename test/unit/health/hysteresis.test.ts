@@ -68,7 +68,7 @@ describe('observeProbe', () => {
   it('at most one change per threshold window for any sequence', () => {
     // Deterministic pseudo-random sequences of results.
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let round = 0; round < 50; round++) {
       const seq = Array.from({ length: 100 }, (_, i) => (rand() < 0.5 ? ok(i) : bad(i)));
       const { changes } = run(seq);

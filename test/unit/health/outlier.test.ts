@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_OUTLIER, OutlierDetector, outlierConfig } from '../../../src/health/outlier.js';
 import type { OutlierConfig, PassiveOutcome } from '../../../src/health.js';
 
-const cfg: OutlierConfig = { consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 2500, maxEjectionPercent: 50, decayIntervalMs: 10_000 };
+const cfg: OutlierConfig = {
+  consecutiveFailures: 3,
+  baseEjectionMs: 1000,
+  maxEjectionMs: 2500,
+  maxEjectionPercent: 50,
+  decayIntervalMs: 10_000,
+};
 const group = (size: number, config = cfg) => ({ id: 'ns/b', size, config });
 
 function fail(d: OutlierDetector, key: string, n: number, now: number, outcome: PassiveOutcome = 'http-5xx', size = 4) {
@@ -162,11 +168,13 @@ describe('OutlierDetector', () => {
 
   it('outlierConfig parses the schema durations and falls back to defaults', () => {
     expect(outlierConfig(undefined)).toEqual(DEFAULT_OUTLIER);
-    expect(outlierConfig({ consecutiveFailures: 2, baseEjectionTime: '1s', maxEjectionTime: '1m', maxEjectionPercent: 100 })).toMatchObject({
-      consecutiveFailures: 2,
-      baseEjectionMs: 1000,
-      maxEjectionMs: 60_000,
-      maxEjectionPercent: 100,
-    });
+    expect(outlierConfig({ consecutiveFailures: 2, baseEjectionTime: '1s', maxEjectionTime: '1m', maxEjectionPercent: 100 })).toMatchObject(
+      {
+        consecutiveFailures: 2,
+        baseEjectionMs: 1000,
+        maxEjectionMs: 60_000,
+        maxEjectionPercent: 100,
+      },
+    );
   });
 });

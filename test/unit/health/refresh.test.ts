@@ -52,7 +52,9 @@ describe('refreshActiveHealth', () => {
     expect(refreshActiveHealth(h, ns, [withActive], 0)).toBeNull(); // in flight
     await p;
     expect(calls).toEqual(['default/a']);
-    expect(h.usable(endpointKey(withActive, withActive.spec.endpoints[0]!), withActive.spec.endpoints[0]!, withActive, Date.now())).toBe(false);
+    expect(h.usable(endpointKey(withActive, withActive.spec.endpoints[0]!), withActive.spec.endpoints[0]!, withActive, Date.now())).toBe(
+      false,
+    );
     expect(refreshActiveHealth(h, ns, [withActive], h.snapshotAge(withActive, 0) === undefined ? 0 : Date.now())).toBeNull(); // fresh
     expect(refreshActiveHealth(h, ns, [withActive], Date.now() + refreshEveryMs(withActive))).not.toBeNull();
   });

@@ -17,7 +17,8 @@ const backend = Backend({
     healthCheck: { passive: { consecutiveFailures: 2, baseEjectionTime: '1s', maxEjectionTime: '10s', maxEjectionPercent: 50 } },
   },
 } satisfies BackendInput);
-const [use1, usw2, euw1, aps1] = backend.spec.endpoints as [any, any, any, any];
+type Ep = (typeof backend.spec.endpoints)[number];
+const [use1, usw2, euw1, aps1] = backend.spec.endpoints as [Ep, Ep, Ep, Ep];
 const k = (e: { url: string; cluster: string }) => endpointKey(backend, e);
 
 function snap(states: Record<string, 'healthy' | 'unhealthy'>, generatedAt = 0): HealthSnapshot {

@@ -33,7 +33,12 @@ describe('RetryBudget', () => {
     const strict = new RetryBudget({ minConcurrent: 0 });
     for (let i = 0; i < 10; i++) strict.recordRequest(0);
     let g2 = 0;
-    for (let i = 0; i < 10; i++) if (strict.tryAcquire(0)) (g2++, strict.release());
+    for (let i = 0; i < 10; i++) {
+      if (strict.tryAcquire(0)) {
+        g2++;
+        strict.release();
+      }
+    }
     expect(g2).toBe(2);
   });
 

@@ -21,7 +21,10 @@ describe('priorityLoads (Envoy priority spill)', () => {
   it('spill is monotonic as P0 loses health', () => {
     let prev = 1;
     for (let h = 100; h >= 0; h--) {
-      const [p0] = priorityLoads([{ healthyWeight: h, totalWeight: 100 }, { healthyWeight: 10, totalWeight: 10 }]);
+      const [p0] = priorityLoads([
+        { healthyWeight: h, totalWeight: 100 },
+        { healthyWeight: 10, totalWeight: 10 },
+      ]);
       expect(p0!).toBeLessThanOrEqual(prev);
       prev = p0!;
     }

@@ -18,6 +18,7 @@ function prng(seed: number): () => number {
 }
 
 const HOSTS = ['example.com', 'a.example.com', 'b.example.com', 'x.a.example.com', 'shop.test', 'api.shop.test'];
+const SOLO_HOSTS = Array.from({ length: 20 }, (_, i) => `solo${i}.example.com`);
 const WILDCARDS = ['*.example.com', '*.a.example.com', '*.shop.test', '*.test'];
 const SEGMENTS = ['api', 'v1', 'v2', 'users', 'items', 'a', 'ab', 'b', 'apiv1', 'static'];
 const REGEXES = [
@@ -67,7 +68,9 @@ function generate(seed: number, routeCount: number, requestCount: number) {
   for (let i = 0; i < routeCount; i++) {
     const hostnames: string[] = [];
     const kind = rand();
-    if (kind < 0.45) hostnames.push(pick(HOSTS));
+    // A few hosts of their own, so single-entry and small hostname groups occur too.
+    if (kind < 0.08) hostnames.push(pick(SOLO_HOSTS));
+    else if (kind < 0.45) hostnames.push(pick(HOSTS));
     else if (kind < 0.75) hostnames.push(pick(WILDCARDS));
     else if (kind < 0.85) hostnames.push(pick(HOSTS), pick(WILDCARDS));
     // Routes without hostnames see every request; a required header keeps them from answering everything.
@@ -111,7 +114,7 @@ function generate(seed: number, routeCount: number, requestCount: number) {
   }
   const requests: MatchRequest[] = [];
   for (let i = 0; i < requestCount; i++) {
-    let host = chance(0.1) ? 'unknown.org' : pick(HOSTS);
+    let host = chance(0.1) ? 'unknown.org' : chance(0.15) ? pick(SOLO_HOSTS) : pick(HOSTS);
     if (chance(0.3)) host = pick(['m.', 'n.', 'p.q.']) + host;
     let path = segPath(4) || (chance(0.5) ? '/' : '');
     if (chance(0.15)) path += '/';

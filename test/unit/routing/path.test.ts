@@ -1,6 +1,6 @@
 /** Unit tests for the path helpers the indexed matcher relies on to skip regexes safely. */
 import { describe, expect, it } from 'vitest';
-import { anchoredRegExp, pathSegment, prefixMatches, regexSegmentLiterals } from '../../../src/routing/path.js';
+import { anchoredRegExp, pathSegment, prefixMatches, regexSegmentLiterals, segmentIs } from '../../../src/routing/path.js';
 
 describe('regexSegmentLiterals', () => {
   const cases: Array<[string, Array<[number, string]>]> = [
@@ -56,7 +56,10 @@ describe('regexSegmentLiterals', () => {
       const re = anchoredRegExp(pattern);
       for (const path of samples) {
         if (!re.test(path)) continue;
-        for (const [pos, lit] of regexSegmentLiterals(pattern)) expect(pathSegment(path, pos), `${pattern} ${path}`).toBe(lit);
+        for (const [pos, lit] of regexSegmentLiterals(pattern)) {
+          expect(pathSegment(path, pos), `${pattern} ${path}`).toBe(lit);
+          expect(segmentIs(path, pos, lit), `${pattern} ${path}`).toBe(true);
+        }
       }
     }
   });
@@ -69,6 +72,15 @@ describe('pathSegment', () => {
     expect(pathSegment('/a/b/', 3)).toBe('');
     expect(pathSegment('/a', 2)).toBeNull();
     expect(pathSegment('a/b', 1)).toBeNull();
+  });
+});
+
+describe('segmentIs', () => {
+  it('agrees with pathSegment', () => {
+    for (const path of ['/a/b/c', '/a/bc/d', '/a/b', '/a/', '/', 'a/b', '/ab/b/'])
+      for (const pos of [1, 2, 3])
+        for (const lit of ['a', 'b', 'bc', 'c', ''])
+          expect(segmentIs(path, pos, lit), `${path} ${pos} ${lit}`).toBe(pathSegment(path, pos) === lit);
   });
 });
 
