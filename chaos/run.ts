@@ -381,7 +381,7 @@ function quietGatewayLogs(): { healthLines: string[] } {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
     const kept = text
       .split('\n')
-      .filter((line) => {
+      .filter((line: string) => {
         if (line.includes('health.active.change') || line.includes('health.passive.change')) healthLines.push(line);
         return !line.includes('"msg":"request"');
       })

@@ -90,7 +90,14 @@ export async function serveRequest(request: Request, table: CompiledTable | unde
   return response;
 }
 
-async function route(request: Request, url: URL, table: CompiledTable | undefined, deps: GatewayDeps, requestId: string, served: Served): Promise<Response> {
+async function route(
+  request: Request,
+  url: URL,
+  table: CompiledTable | undefined,
+  deps: GatewayDeps,
+  requestId: string,
+  served: Served,
+): Promise<Response> {
   const fail = (code: DegradedCode, detail?: string, headers?: HeadersInit) => {
     served.error = code;
     return degradedResponse(code, { route: served.route, backend: served.backend, requestId, detail }, headers);
@@ -101,7 +108,13 @@ async function route(request: Request, url: URL, table: CompiledTable | undefine
   const host = stripPort(hostHeader).replace(/\.$/, '');
   if (!table) return fail('table_unavailable');
 
-  const match = table.matcher.match({ host, path: url.pathname, method: request.method, headers: request.headers, query: url.searchParams });
+  const match = table.matcher.match({
+    host,
+    path: url.pathname,
+    method: request.method,
+    headers: request.headers,
+    query: url.searchParams,
+  });
   if (!match) return fail('no_route', `${request.method} ${host}${url.pathname}`);
   served.route = `${match.routeKey}/${match.rule.name ?? `rule${match.ruleIndex}`}`;
 
@@ -149,7 +162,6 @@ async function forwardMatched(
   served: Served,
   fail: (code: DegradedCode, detail?: string, headers?: HeadersInit) => Response,
 ): Promise<Response> {
-
   const filters = match.rule.filters ?? [];
   const redirect = filters.find((f) => f.type === 'RequestRedirect');
   if (redirect) {
@@ -165,7 +177,8 @@ async function forwardMatched(
   const now = deps.now();
   const client = clientLocation(request);
   const hasUsable = (backend: Backend) =>
-    chooseEndpoint(backend.spec.endpoints, { usable: (ep) => endpointUsable(deps.health, backend, ep, now), client, rand: () => 0 }) !== null;
+    chooseEndpoint(backend.spec.endpoints, { usable: (ep) => endpointUsable(deps.health, backend, ep, now), client, rand: () => 0 }) !==
+    null;
 
   const persistence = match.rule.sessionPersistence;
   const session = persistence ? readSession(persistence, request.headers, () => randomHex(16)) : undefined;
@@ -182,7 +195,14 @@ async function forwardMatched(
   const backend = resolved[chosen];
   served.backend = `${ref.namespace ?? match.route.metadata.namespace}/${ref.name}`;
   if (!backend) {
-    deps.log({ level: 'error', msg: 'invalid backendRef', route: served.route, backendRef: served.backend, kind: ref.kind ?? 'Backend', requestId });
+    deps.log({
+      level: 'error',
+      msg: 'invalid backendRef',
+      route: served.route,
+      backendRef: served.backend,
+      kind: ref.kind ?? 'Backend',
+      requestId,
+    });
     return fail('invalid_backend', served.backend);
   }
   const target = pickServingBackend(table, backend, hasUsable);
@@ -192,7 +212,8 @@ async function forwardMatched(
   const result = await proxyTo(request, url, host, match, ref, target, table, deps, requestId, client, served);
   if ('error' in result) {
     const retryAfter = result.error === 'no_ready_endpoint' ? { 'retry-after': '5' } : undefined;
-    if (result.error === 'no_ready_endpoint') deps.log({ level: 'warn', msg: 'no ready endpoint', route: served.route, backend: served.backend, requestId });
+    if (result.error === 'no_ready_endpoint')
+      deps.log({ level: 'warn', msg: 'no ready endpoint', route: served.route, backend: served.backend, requestId });
     return fail(result.error, undefined, retryAfter);
   }
   const upstream = result.response;
@@ -270,7 +291,12 @@ async function proxyTo(
     const origin = new URL(ep.url);
     const upstreamHost = rewrite?.hostname ?? ep.hostHeader ?? (routeOwnsHost ? host : origin.hostname);
     const target = `${origin.protocol}//${upstreamHost}${origin.port ? `:${origin.port}` : ''}${path}${url.search}`;
-    const init: RequestInit<RequestInitCfProperties> = { method: request.method, headers, body: body as BodyInit | null, redirect: 'manual' };
+    const init: RequestInit<RequestInitCfProperties> = {
+      method: request.method,
+      headers,
+      body: body as BodyInit | null,
+      redirect: 'manual',
+    };
     if (upstreamHost !== origin.hostname) init.cf = { resolveOverride: origin.hostname };
     return new Request(target, init);
   };
@@ -279,7 +305,11 @@ async function proxyTo(
   const timeouts = rule.timeouts;
   const requestMs = timeouts?.request ? parseDuration(timeouts.request) : 0;
   const deadline = requestMs > 0 ? AbortSignal.timeout(requestMs) : undefined;
-  const backendRequestMs = timeouts?.backendRequest ? parseDuration(timeouts.backendRequest) : requestMs > 0 ? requestMs : DEFAULT_BACKEND_REQUEST_MS;
+  const backendRequestMs = timeouts?.backendRequest
+    ? parseDuration(timeouts.backendRequest)
+    : requestMs > 0
+      ? requestMs
+      : DEFAULT_BACKEND_REQUEST_MS;
   const budget = deps.health.retryBudget;
   budget?.recordRequest(now());
   let retriesHeld = 0;
@@ -294,7 +324,8 @@ async function proxyTo(
     for (const repeat of allowRepeat ? [false, true] : [false]) {
       for (const pool of pools) {
         const choice = chooseEndpoint(pool.spec.endpoints, {
-          usable: (ep, i) => (repeat || !tried.some((t) => t.backend === pool && t.index === i)) && endpointUsable(deps.health, pool, ep, at),
+          usable: (ep, i) =>
+            (repeat || !tried.some((t) => t.backend === pool && t.index === i)) && endpointUsable(deps.health, pool, ep, at),
           client,
           rand: deps.rand,
           tierLoads: (tiers) => priorityLoads(tiers, pool.spec.failover?.overprovisioningFactor ?? 1.4),
@@ -351,7 +382,16 @@ async function proxyTo(
 }
 
 /** RequestMirror: a copy goes to the mirror backend in the background; its answer is ignored. */
-function mirror(filters: HTTPRouteFilter[], match: RouteMatch, table: CompiledTable, deps: GatewayDeps, body: ArrayBuffer | null | undefined, request: Request, url: URL, headers: Headers) {
+function mirror(
+  filters: HTTPRouteFilter[],
+  match: RouteMatch,
+  table: CompiledTable,
+  deps: GatewayDeps,
+  body: ArrayBuffer | null | undefined,
+  request: Request,
+  url: URL,
+  headers: Headers,
+) {
   if (body === undefined) return; // a streamed body was consumed by the real request
   for (const f of filters) {
     if (f.type !== 'RequestMirror') continue;
@@ -365,12 +405,18 @@ function mirror(filters: HTTPRouteFilter[], match: RouteMatch, table: CompiledTa
     if (!ep) continue;
     const origin = new URL(ep.endpoint.url);
     const copy = new Request(`${origin.origin}${url.pathname}${url.search}`, { method: request.method, headers, body, redirect: 'manual' });
-    deps.waitUntil(deps.fetch(copy).then((r) => r.body?.cancel(), () => undefined));
+    deps.waitUntil(
+      deps.fetch(copy).then(
+        (r) => r.body?.cancel(),
+        () => undefined,
+      ),
+    );
   }
 }
 
 function applyResponseFilters(headers: Headers, ruleFilters: HTTPRouteFilter[], refFilters: HTTPRouteFilter[] = []): void {
-  for (const f of [...ruleFilters, ...refFilters]) if (f.type === 'ResponseHeaderModifier') applyHeaderModifier(headers, f.responseHeaderModifier);
+  for (const f of [...ruleFilters, ...refFilters])
+    if (f.type === 'ResponseHeaderModifier') applyHeaderModifier(headers, f.responseHeaderModifier);
 }
 
 function clientLocation(request: Request): ClientLocation {

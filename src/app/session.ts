@@ -29,7 +29,13 @@ export function cookieValue(cookieHeader: string | null, name: string): string |
 }
 
 /** Hands a minted key to the client: a cookie (Path=/ as GEP-1619 says) or a response header. */
-export function issueSession(config: SessionPersistence, session: SessionKey, headers: Headers, secure: boolean, absoluteTimeoutS?: number): void {
+export function issueSession(
+  config: SessionPersistence,
+  session: SessionKey,
+  headers: Headers,
+  secure: boolean,
+  absoluteTimeoutS?: number,
+): void {
   if (!session.minted) return;
   if (config.type === 'Header') {
     headers.set(session.name, session.key);

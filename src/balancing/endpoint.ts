@@ -35,10 +35,17 @@ export function chooseEndpoint(
     }
   });
   const loads = (options.tierLoads ?? lowestUsableTier)(tiers);
-  const tierIndex = chooseWeighted(loads.map((weight) => ({ weight })), rand, (i) => tiers[i]!.members.length > 0);
+  const tierIndex = chooseWeighted(
+    loads.map((weight) => ({ weight })),
+    rand,
+    (i) => tiers[i]!.members.length > 0,
+  );
   if (tierIndex < 0) return null;
   const members = nearest(tiers[tierIndex]!.members, endpoints, client);
-  const pick = chooseWeighted(members.map((i) => endpoints[i]!), rand);
+  const pick = chooseWeighted(
+    members.map((i) => endpoints[i]!),
+    rand,
+  );
   if (pick < 0) return null;
   const index = members[pick]!;
   return { index, endpoint: endpoints[index]!, tier: tierOf[tierIndex]! };

@@ -26,7 +26,13 @@ export interface ErrorContext {
 /** JSON error body naming the route; never a stack trace. */
 export function degradedResponse(code: DegradedCode, ctx: ErrorContext, extraHeaders?: HeadersInit): Response {
   const { status, message } = DEGRADED[code];
-  const body = { error: code, message: ctx.detail ? `${message}: ${ctx.detail}` : message, route: ctx.route ?? null, backend: ctx.backend ?? null, requestId: ctx.requestId };
+  const body = {
+    error: code,
+    message: ctx.detail ? `${message}: ${ctx.detail}` : message,
+    route: ctx.route ?? null,
+    backend: ctx.backend ?? null,
+    requestId: ctx.requestId,
+  };
   const headers = new Headers(extraHeaders);
   headers.set('content-type', 'application/json; charset=utf-8');
   headers.set('cache-control', 'no-store');

@@ -31,7 +31,8 @@ export function redirectLocation(url: URL, spec: RedirectSpec, match: HTTPRouteM
   const scheme = spec.scheme ?? url.protocol.replace(':', '');
   const host = spec.hostname ?? url.hostname;
   // A scheme change without an explicit port drops the client's port (it belonged to the old scheme).
-  const port = spec.port ?? (spec.scheme && spec.scheme !== url.protocol.replace(':', '') ? undefined : url.port ? Number(url.port) : undefined);
+  const port =
+    spec.port ?? (spec.scheme && spec.scheme !== url.protocol.replace(':', '') ? undefined : url.port ? Number(url.port) : undefined);
   const defaultPort = scheme === 'https' ? 443 : 80;
   const authority = port && port !== defaultPort ? `${host}:${port}` : host;
   return `${scheme}://${authority}${rewritePath(url.pathname, spec.path, match)}${url.search}`;

@@ -2,14 +2,40 @@
 import type { HeaderModifier } from '../schema.js';
 
 // RFC 9110 §7.6.1 connection-specific fields, plus legacy proxy ones.
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
 
 // Forwarding and identity headers a client could forge; the edge sets its own instead.
-const CLIENT_FORGEABLE = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-request-id', 'x-edgeway-route', 'x-edgeway-backend', 'x-edgeway-cluster'];
+const CLIENT_FORGEABLE = [
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-request-id',
+  'x-edgeway-route',
+  'x-edgeway-backend',
+  'x-edgeway-cluster',
+];
 
 /** Removes hop-by-hop fields, including any named in Connection. Upgrade survives for WebSocket handshakes. */
 export function stripHopByHop(headers: Headers, keepUpgrade = false): void {
-  const named = (headers.get('connection') ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const named = (headers.get('connection') ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   for (const name of [...HOP_BY_HOP, ...named]) {
     if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue;
     headers.delete(name);

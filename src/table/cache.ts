@@ -61,7 +61,12 @@ export class TableCache {
       }
       const pointer = SnapshotPointer.safeParse(safeJson(rawPointer));
       if (!pointer.success) {
-        this.log({ level: 'error', msg: 'routing table pointer invalid', issues: pointer.error.issues.map(formatIssue), serving: this.current?.version ?? null });
+        this.log({
+          level: 'error',
+          msg: 'routing table pointer invalid',
+          issues: pointer.error.issues.map(formatIssue),
+          serving: this.current?.version ?? null,
+        });
         this.checkedAt = now;
         return;
       }
@@ -79,7 +84,9 @@ export class TableCache {
           msg: 'routing table snapshot rejected; keeping the last good table',
           version,
           key,
-          issues: parsed.success ? [`snapshot says version ${parsed.data.version}, pointer says ${version}`] : parsed.error.issues.slice(0, 20).map(formatIssue),
+          issues: parsed.success
+            ? [`snapshot says version ${parsed.data.version}, pointer says ${version}`]
+            : parsed.error.issues.slice(0, 20).map(formatIssue),
           serving: this.current?.version ?? null,
         });
         this.checkedAt = now;
@@ -88,11 +95,23 @@ export class TableCache {
       const compiled = compileTable(parsed.data);
       this.current = compiled;
       this.checkedAt = now;
-      this.log({ level: 'info', msg: 'routing table loaded', version, routes: parsed.data.routes.length, backends: parsed.data.backends.length, compileMs: Math.round(compiled.compileMs * 100) / 100 });
+      this.log({
+        level: 'info',
+        msg: 'routing table loaded',
+        version,
+        routes: parsed.data.routes.length,
+        backends: parsed.data.backends.length,
+        compileMs: Math.round(compiled.compileMs * 100) / 100,
+      });
     } catch (err) {
       // KV unavailable: keep serving what we have and try again after the refresh interval.
       this.checkedAt = now;
-      this.log({ level: 'error', msg: 'routing table refresh failed; keeping the last good table', error: String(err), serving: this.current?.version ?? null });
+      this.log({
+        level: 'error',
+        msg: 'routing table refresh failed; keeping the last good table',
+        error: String(err),
+        serving: this.current?.version ?? null,
+      });
     }
   }
 }

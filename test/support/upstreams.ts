@@ -18,14 +18,25 @@ export async function startEchoUpstream(name: string): Promise<Upstream> {
   const seen: string[] = [];
   const server = http.createServer((req, res) => {
     const id = req.headers['x-request-id'];
-    if (typeof id === 'string') seen.push(id) > 500 && seen.shift();
+    if (typeof id === 'string' && seen.push(id) > 500) seen.shift();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = req.url ?? '/';
       const send = (status: number) => {
-        const body = JSON.stringify({ upstream: name, method: req.method, url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-        res.writeHead(status, { 'content-type': 'application/json', 'x-upstream': name, connection: 'keep-alive', 'keep-alive': 'timeout=5' });
+        const body = JSON.stringify({
+          upstream: name,
+          method: req.method,
+          url,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'x-upstream': name,
+          connection: 'keep-alive',
+          'keep-alive': 'timeout=5',
+        });
         res.end(body);
       };
       const sleep = /^\/_sleep\/(\d+)/.exec(url);
@@ -51,7 +62,9 @@ export async function startEchoUpstream(name: string): Promise<Upstream> {
   server.on('upgrade', (req, socket) => {
     // Minimal RFC 6455 echo: enough to prove the gateway passes a WebSocket through untouched.
     const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nx-upstream: ${name}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nx-upstream: ${name}\r\n\r\n`,
+    );
     socket.on('data', (frame: Buffer) => {
       const opcode = frame[0]! & 0x0f;
       if (opcode === 0x8) return socket.end();

@@ -1,4 +1,5 @@
 /** Admin API: publish with ETag/If-Match, the blue/green weights switch, rollback, invalid bodies, KV snapshot writes. */
+import { SELF } from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Snapshot } from '../../src/schema.js';
 import { adminHarness, report, resources } from '../unit/admin/support/harness.js';
@@ -158,5 +159,26 @@ describe('admin API', () => {
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(['/snapshot', '/resources', '/weights', '/rollback', '/clusters', '/agent/endpoints']),
     );
+  });
+});
+
+describe('mounted in the Worker (src/index.ts)', () => {
+  it('serves the admin API under /_edgeway/v1 and refuses operator calls without the token', async () => {
+    const doc = await SELF.fetch('https://edge.test/_edgeway/v1/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(((await doc.json()) as { servers: { url: string }[] }).servers[0]!.url).toBe('/_edgeway/v1');
+    expect((await SELF.fetch('https://edge.test/_edgeway/v1/snapshot')).status).toBe(401);
+    const put = await SELF.fetch('https://edge.test/_edgeway/v1/resources', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'if-match': '*' },
+      body: JSON.stringify({ resources: resources() }),
+    });
+    expect(put.status).toBe(401);
+    const push = await SELF.fetch('https://edge.test/_edgeway/v1/agent/endpoints', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(report('aws-use1', 1)),
+    });
+    expect(push.status).toBe(401);
   });
 });

@@ -32,7 +32,9 @@ describe('failover inside a Backend', () => {
 
   it('takes a failing endpoint out after consecutive failures, so later requests go straight to a good one', async () => {
     await publish([
-      backend('eject', [endpoint(refusedUrl(), { priority: 0 }), endpoint('usw2', { priority: 1 })], { healthCheck: { passive: { consecutiveFailures: 2, baseEjectionTime: '30s' } } }),
+      backend('eject', [endpoint(refusedUrl(), { priority: 0 }), endpoint('usw2', { priority: 1 })], {
+        healthCheck: { passive: { consecutiveFailures: 2, baseEjectionTime: '30s' } },
+      }),
       route('eject', { ...hosts('eject'), rules: [{ backendRefs: [{ name: 'eject' }] }] }),
     ]);
     for (let i = 0; i < 2; i++) await (await SELF.fetch('http://eject.example.com/')).body?.cancel();
@@ -40,7 +42,9 @@ describe('failover inside a Backend', () => {
     await res.body?.cancel();
     expect(res.status).toBe(200);
     expect(res.headers.get('x-edgeway-cluster')).toBe('usw2');
-    const health = (await (await SELF.fetch('http://eject.example.com/_edgeway/health')).json()) as { backends: { backend: string; endpoints: { cluster: string; usable: boolean }[] }[] };
+    const health = (await (await SELF.fetch('http://eject.example.com/_edgeway/health')).json()) as {
+      backends: { backend: string; endpoints: { cluster: string; usable: boolean }[] }[];
+    };
     const eject = health.backends.find((b) => b.backend === 'default/eject')!;
     expect(eject.endpoints.find((e) => e.cluster === 'refused')?.usable).toBe(false);
   });
@@ -116,7 +120,16 @@ describe('timeouts', () => {
   it('answers 504 when the whole request, retries included, exceeds timeouts.request', async () => {
     await publish([
       backend('slow2', [endpoint('use1'), endpoint('usw2')], { healthCheck: { passive: { consecutiveFailures: 100 } } }),
-      route('slow2', { ...hosts('slow2'), rules: [{ timeouts: { request: '300ms', backendRequest: '200ms' }, retry: { attempts: 3, backoff: '1ms' }, backendRefs: [{ name: 'slow2' }] }] }),
+      route('slow2', {
+        ...hosts('slow2'),
+        rules: [
+          {
+            timeouts: { request: '300ms', backendRequest: '200ms' },
+            retry: { attempts: 3, backoff: '1ms' },
+            backendRefs: [{ name: 'slow2' }],
+          },
+        ],
+      }),
     ]);
     const started = Date.now();
     const { res, json } = await get('http://slow2.example.com/_sleep/2000');
@@ -128,7 +141,10 @@ describe('timeouts', () => {
   it('retries listed status codes on a different endpoint and returns the last status when attempts run out', async () => {
     await publish([
       backend('flaky', [endpoint('use1'), endpoint('usw2')], { healthCheck: { passive: { consecutiveFailures: 100 } } }),
-      route('flaky', { ...hosts('flaky'), rules: [{ retry: { attempts: 2, codes: [503], backoff: '1ms' }, backendRefs: [{ name: 'flaky' }] }] }),
+      route('flaky', {
+        ...hosts('flaky'),
+        rules: [{ retry: { attempts: 2, codes: [503], backoff: '1ms' }, backendRefs: [{ name: 'flaky' }] }],
+      }),
     ]);
     const { res, echo } = await get('http://flaky.example.com/_status/503');
     expect(res.status).toBe(503);

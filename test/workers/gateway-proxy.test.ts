@@ -15,15 +15,33 @@ describe('proxying', () => {
           {
             matches: [{ path: { type: 'PathPrefix', value: '/v1' } }],
             filters: [
-              { type: 'URLRewrite', urlRewrite: { hostname: 'rewritten.example.com', path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/api/v2' } } },
-              { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-env', value: 'prod' }], add: [{ name: 'x-multi', value: 'b' }], remove: ['x-drop'] } },
-              { type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: 'x-served-by', value: 'edgeway' }], remove: ['x-upstream'] } },
+              {
+                type: 'URLRewrite',
+                urlRewrite: { hostname: 'rewritten.example.com', path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/api/v2' } },
+              },
+              {
+                type: 'RequestHeaderModifier',
+                requestHeaderModifier: {
+                  set: [{ name: 'x-env', value: 'prod' }],
+                  add: [{ name: 'x-multi', value: 'b' }],
+                  remove: ['x-drop'],
+                },
+              },
+              {
+                type: 'ResponseHeaderModifier',
+                responseHeaderModifier: { set: [{ name: 'x-served-by', value: 'edgeway' }], remove: ['x-upstream'] },
+              },
             ],
             backendRefs: [{ name: 'blue' }],
           },
           {
             matches: [{ path: { type: 'PathPrefix', value: '/old' } }],
-            filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/new' }, statusCode: 301 } }],
+            filters: [
+              {
+                type: 'RequestRedirect',
+                requestRedirect: { scheme: 'https', path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/new' }, statusCode: 301 },
+              },
+            ],
           },
           {
             matches: [{ path: { type: 'PathPrefix', value: '/mirrored' } }],
@@ -57,7 +75,15 @@ describe('proxying', () => {
   });
 
   it('strips hop-by-hop headers, including those named in Connection', async () => {
-    const { echo } = await get('http://api.example.com/x', { headers: { connection: 'x-secret-hop', 'x-secret-hop': '1', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Basic Zm9v' } });
+    const { echo } = await get('http://api.example.com/x', {
+      headers: {
+        connection: 'x-secret-hop',
+        'x-secret-hop': '1',
+        'keep-alive': 'timeout=5',
+        te: 'trailers',
+        'proxy-authorization': 'Basic Zm9v',
+      },
+    });
     expect(echo?.headers['x-secret-hop']).toBeUndefined();
     expect(echo?.headers['proxy-authorization']).toBeUndefined();
     expect(echo?.headers.te).toBeUndefined();

@@ -18,7 +18,17 @@ describe('weighted splits', () => {
     await publish([
       backend('blue', [endpoint('blue')]),
       backend('green', [endpoint('green')]),
-      route('split', { hostnames: ['split.example.com'], rules: [{ backendRefs: [{ name: 'blue', weight: 90 }, { name: 'green', weight: 10 }] }] }),
+      route('split', {
+        hostnames: ['split.example.com'],
+        rules: [
+          {
+            backendRefs: [
+              { name: 'blue', weight: 90 },
+              { name: 'green', weight: 10 },
+            ],
+          },
+        ],
+      }),
     ]);
     const counts = await tally('http://split.example.com/', 1000);
     expect(Math.abs((counts['default/blue'] ?? 0) / 10 - 90)).toBeLessThanOrEqual(3);
@@ -29,7 +39,18 @@ describe('weighted splits', () => {
     await publish([
       backend('blue', [endpoint('blue')]),
       backend('green', [endpoint('green')]),
-      route('zero', { hostnames: ['zero.example.com'], rules: [{ backendRefs: [{ name: 'blue', weight: 1 }, { name: 'green', weight: 0 }, { name: 'ghost', weight: 1 }] }] }),
+      route('zero', {
+        hostnames: ['zero.example.com'],
+        rules: [
+          {
+            backendRefs: [
+              { name: 'blue', weight: 1 },
+              { name: 'green', weight: 0 },
+              { name: 'ghost', weight: 1 },
+            ],
+          },
+        ],
+      }),
       route('allzero', { hostnames: ['allzero.example.com'], rules: [{ backendRefs: [{ name: 'blue', weight: 0 }] }] }),
     ]);
     const counts = await tally('http://zero.example.com/', 400);
@@ -37,12 +58,15 @@ describe('weighted splits', () => {
     expect(Math.abs((counts['status 500'] ?? 0) / 4 - 50)).toBeLessThanOrEqual(8);
     expect(Math.abs((counts['default/blue'] ?? 0) / 4 - 50)).toBeLessThanOrEqual(8);
     const ghost = await get('http://zero.example.com/');
-    const { res, json } = ghost.res.status === 500 ? ghost : await (async () => {
-      for (;;) {
-        const r = await get('http://zero.example.com/');
-        if (r.res.status === 500) return r;
-      }
-    })();
+    const { res, json } =
+      ghost.res.status === 500
+        ? ghost
+        : await (async () => {
+            for (;;) {
+              const r = await get('http://zero.example.com/');
+              if (r.res.status === 500) return r;
+            }
+          })();
     expect(res.status).toBe(500);
     expect(json).toMatchObject({ error: 'invalid_backend', route: 'default/zero/rule0', backend: 'default/ghost' });
     const all = await get('http://allzero.example.com/');
@@ -56,7 +80,18 @@ describe('session persistence', () => {
     await publish([
       backend('blue', [endpoint('blue')]),
       backend('green', [endpoint('green')]),
-      route('sticky', { hostnames: ['sticky.example.com'], rules: [{ sessionPersistence: { sessionName: 'shop-session' }, backendRefs: [{ name: 'blue', weight: 50 }, { name: 'green', weight: 50 }] }] }),
+      route('sticky', {
+        hostnames: ['sticky.example.com'],
+        rules: [
+          {
+            sessionPersistence: { sessionName: 'shop-session' },
+            backendRefs: [
+              { name: 'blue', weight: 50 },
+              { name: 'green', weight: 50 },
+            ],
+          },
+        ],
+      }),
     ]);
     const first = await SELF.fetch('http://sticky.example.com/');
     const cookie = first.headers.get('set-cookie')!;
@@ -73,7 +108,18 @@ describe('session persistence', () => {
     await publish([
       backend('blue', [endpoint('blue')]),
       backend('green', [endpoint('green')]),
-      route('sticky', { hostnames: ['sticky.example.com'], rules: [{ sessionPersistence: { type: 'Header', sessionName: 'x-session' }, backendRefs: [{ name: 'blue', weight: 80 }, { name: 'green', weight: 20 }] }] }),
+      route('sticky', {
+        hostnames: ['sticky.example.com'],
+        rules: [
+          {
+            sessionPersistence: { type: 'Header', sessionName: 'x-session' },
+            backendRefs: [
+              { name: 'blue', weight: 80 },
+              { name: 'green', weight: 20 },
+            ],
+          },
+        ],
+      }),
     ]);
     const byKey: Record<string, string> = {};
     const share: Record<string, number> = {};
@@ -89,7 +135,18 @@ describe('session persistence', () => {
     await publish([
       backend('blue', [endpoint('blue')]),
       backend('green', [endpoint('green')]),
-      route('sticky', { hostnames: ['sticky.example.com'], rules: [{ sessionPersistence: { type: 'Header', sessionName: 'x-session' }, backendRefs: [{ name: 'blue', weight: 80 }, { name: 'green', weight: 20 }] }] }),
+      route('sticky', {
+        hostnames: ['sticky.example.com'],
+        rules: [
+          {
+            sessionPersistence: { type: 'Header', sessionName: 'x-session' },
+            backendRefs: [
+              { name: 'blue', weight: 80 },
+              { name: 'green', weight: 20 },
+            ],
+          },
+        ],
+      }),
     ]);
     for (const key of Object.keys(byKey).slice(0, 100)) {
       const res = await SELF.fetch('http://sticky.example.com/', { headers: { 'x-session': key } });
@@ -104,7 +161,10 @@ describe('session persistence', () => {
     const rule = (blueUrl: string) => [
       backend('sblue', [endpoint(blueUrl)]),
       backend('sgreen', [endpoint('green')]),
-      route('move', { hostnames: ['move.example.com'], rules: [{ sessionPersistence: { type: 'Header', sessionName: 'x-session' }, backendRefs: [{ name: 'sblue' }, { name: 'sgreen' }] }] }),
+      route('move', {
+        hostnames: ['move.example.com'],
+        rules: [{ sessionPersistence: { type: 'Header', sessionName: 'x-session' }, backendRefs: [{ name: 'sblue' }, { name: 'sgreen' }] }],
+      }),
     ];
     await publish(rule('blue'));
     const onBlue: string[] = [];
@@ -116,7 +176,8 @@ describe('session persistence', () => {
     }
     // sblue's only endpoint now refuses connections: after the failures eject it, its sessions move to sgreen.
     await publish(rule(refusedUrl()));
-    for (let i = 0; i < 8; i++) await (await SELF.fetch('http://move.example.com/', { headers: { 'x-session': onBlue[0]! } })).body?.cancel();
+    for (let i = 0; i < 8; i++)
+      await (await SELF.fetch('http://move.example.com/', { headers: { 'x-session': onBlue[0]! } })).body?.cancel();
     for (const key of onBlue) {
       const res = await SELF.fetch('http://move.example.com/', { headers: { 'x-session': key } });
       await res.body?.cancel();

@@ -6,9 +6,19 @@ import { backend, endpoint, get, publish, route } from './helpers.js';
 
 describe('routing table from KV', () => {
   it('keeps serving the last good table when a bad snapshot is published', async () => {
-    const good = await publish([backend('blue', [endpoint('blue')]), route('t', { hostnames: ['t.example.com'], rules: [{ backendRefs: [{ name: 'blue' }] }] })]);
+    const good = await publish([
+      backend('blue', [endpoint('blue')]),
+      route('t', { hostnames: ['t.example.com'], rules: [{ backendRefs: [{ name: 'blue' }] }] }),
+    ]);
     const bad = good + 1;
-    await env.ROUTES.put(snapshotKey(bad), JSON.stringify({ version: bad, createdAt: new Date().toISOString(), routes: [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'Bad Name!' }, spec: {} }] }));
+    await env.ROUTES.put(
+      snapshotKey(bad),
+      JSON.stringify({
+        version: bad,
+        createdAt: new Date().toISOString(),
+        routes: [{ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'Bad Name!' }, spec: {} }],
+      }),
+    );
     await env.ROUTES.put(KV_POINTER_KEY, JSON.stringify({ version: bad, key: snapshotKey(bad) }));
     await refreshTableNow(env);
     const { res, echo } = await get('http://t.example.com/');
@@ -17,7 +27,10 @@ describe('routing table from KV', () => {
   });
 
   it('switches to a new good version', async () => {
-    await publish([backend('green', [endpoint('green')]), route('t', { hostnames: ['t.example.com'], rules: [{ backendRefs: [{ name: 'green' }] }] })]);
+    await publish([
+      backend('green', [endpoint('green')]),
+      route('t', { hostnames: ['t.example.com'], rules: [{ backendRefs: [{ name: 'green' }] }] }),
+    ]);
     expect((await get('http://t.example.com/')).echo?.upstream).toBe('green');
   });
 });
@@ -45,7 +58,11 @@ describe('malformed requests get 4xx, never 500', () => {
   });
 
   it('answers odd methods and paths by routing rules, not crashing', async () => {
-    for (const [method, path] of [['PATCH', '/%zz'], ['OPTIONS', '/..%2f..'], ['DELETE', '/a//b']] as const) {
+    for (const [method, path] of [
+      ['PATCH', '/%zz'],
+      ['OPTIONS', '/..%2f..'],
+      ['DELETE', '/a//b'],
+    ] as const) {
       const res = await SELF.fetch(`http://nowhere.example.com${path}`, { method });
       expect(res.status).toBe(404);
     }

@@ -20,12 +20,20 @@ export async function publish(resources: unknown[]): Promise<number> {
 export const upstreamUrl = (name: string) => `http://127.0.0.1:${inject('upstreams')[name]}`;
 export const refusedUrl = () => `http://127.0.0.1:${inject('refusedPort')}`;
 
-export function backend(name: string, endpoints: Record<string, unknown>[], spec: Record<string, unknown> = {}): ResourceT | Record<string, unknown> {
+export function backend(
+  name: string,
+  endpoints: Record<string, unknown>[],
+  spec: Record<string, unknown> = {},
+): ResourceT | Record<string, unknown> {
   return { apiVersion: 'edgeway.dev/v1alpha1', kind: 'Backend', metadata: { name }, spec: { endpoints, ...spec } };
 }
 
 export function endpoint(upstream: string, extra: Record<string, unknown> = {}) {
-  return { url: upstream.startsWith('http') ? upstream : upstreamUrl(upstream), cluster: upstream.startsWith('http') ? 'refused' : upstream, ...extra };
+  return {
+    url: upstream.startsWith('http') ? upstream : upstreamUrl(upstream),
+    cluster: upstream.startsWith('http') ? 'refused' : upstream,
+    ...extra,
+  };
 }
 
 export function route(name: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}) {

@@ -116,7 +116,7 @@ describe('chart options', () => {
 describe('values', () => {
   it('validate against values.schema.json (defaults and every CI case), and the schema rejects typos', () => {
     const schema = JSON.parse(readFileSync(path.join(CHART_DIR, 'values.schema.json'), 'utf8')) as object;
-    const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+    const validate = new Ajv({ allErrors: true }).compile(schema);
     expect(validate(defaultValues()), JSON.stringify(validate.errors)).toBe(true);
     for (const c of Object.values(CASES)) expect(validate(mergeValues(defaultValues(), c)), JSON.stringify(validate.errors)).toBe(true);
     expect(validate(mergeValues(defaultValues(), { polcy: 'sync' }))).toBe(false);

@@ -1,6 +1,6 @@
 /**
  * End to end: fake Kubernetes API server -> agent (client-node informers) -> admin API + coordinator DO -> gateway in
- * Miniflare (startDevGateway) -> loopback upstream. Covers expose, watch errors (500 -> restart), 410 Gone + re-list,
+ * Miniflare (startDevGateway: src/index.ts + wrangler.toml) -> loopback upstream. Covers expose, watch errors (500 -> restart), 410 Gone + re-list,
  * bookmarks, Lease leadership, and measures Ingress-change-to-edge time.
  */
 import http from 'node:http';
@@ -128,8 +128,6 @@ beforeAll(async () => {
   gw = await startDevGateway({
     resources: [],
     port: 0,
-    entry: 'test/unit/agent/support/edge-worker.ts',
-    config: 'test/unit/agent/support/wrangler.e2e.toml',
     bindings: { ADMIN_TOKEN, AGENT_KEYS: JSON.stringify({ 'kind-local': KEY }), TABLE_REFRESH_SECONDS: '0.1' },
   });
   const put = await fetch(`${gw.url.replace(/\/$/, '')}/_edgeway/v1/resources`, {

@@ -1,7 +1,7 @@
 /** Agent lifecycle against the fake API server and a stub edge: leader election and hand-over, soft/fatal errors,
  * configuration errors, and a real process shutting down cleanly on SIGTERM. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -71,6 +71,35 @@ describe('leader election', () => {
     // The new leader does not know what the edge holds, so it reports everything once.
     await waitFor(() => b.isLeader && edge.pushes.length === 2, 5000, 'hand-over push');
     expect(edge.pushes[1]!.body.endpoints.map((e) => e.url)).toEqual(['https://web.lb.example.com']);
+  });
+});
+
+describe('Gateway API', () => {
+  it('watches Gateways and HTTPRoutes when the CRDs exist and reports the Gateway address with ready pods', async () => {
+    await kube.close();
+    kube = await new FakeKube({ gatewayApi: true }).start(200);
+    kube.apply('/apis/gateway.networking.k8s.io/v1/gateways', {
+      metadata: { name: 'public', namespace: 'infra', annotations: { 'edgeway.dev/backend': 'default/checkout' } },
+      spec: { gatewayClassName: 'istio', listeners: [] },
+      status: { addresses: [{ type: 'Hostname', value: 'gw.eu.example.com' }] },
+    });
+    kube.apply('/apis/discovery.k8s.io/v1/endpointslices', {
+      metadata: { name: 'checkout-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'checkout' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.2.0.1'] }, { addresses: ['10.2.0.2'], conditions: { ready: false } }, { addresses: ['10.2.0.3'] }],
+    });
+    await start(cfg({ leaderElection: false }));
+    // The Gateway alone: no route attached yet, so no ready pods behind it.
+    await waitFor(() => edge.pushes.some((p) => p.body.endpoints.some((e) => e.url === 'https://gw.eu.example.com')), 5000, 'gateway push');
+    expect(edge.pushes.at(-1)!.body.endpoints).toEqual([expect.objectContaining({ url: 'https://gw.eu.example.com', readyEndpoints: 0 })]);
+    kube.apply('/apis/gateway.networking.k8s.io/v1/httproutes', {
+      metadata: { name: 'checkout', namespace: 'shop' },
+      spec: { parentRefs: [{ name: 'public', namespace: 'infra' }], rules: [{ backendRefs: [{ name: 'checkout', port: 80 }] }] },
+    });
+    await waitFor(() => edge.pushes.at(-1)!.body.endpoints[0]?.readyEndpoints === 2, 5000, 'ready count from the attached route');
+    expect(
+      kube.log.some((l) => l.startsWith('GET /apis/gateway.networking.k8s.io/v1/httproutes?allowWatchBookmarks=true&watch=true')),
+    ).toBe(true);
   });
 });
 
@@ -163,6 +192,7 @@ describe('process', () => {
       expect(kube.lease('edgeway', 'edgeway-agent')?.spec).not.toHaveProperty('holderIdentity', 'agent-proc');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 40_000);
 });

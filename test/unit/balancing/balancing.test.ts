@@ -12,7 +12,8 @@ function seeded(seed: number) {
   };
 }
 
-const ep = (cluster: string, extra: Record<string, unknown> = {}) => Endpoint.parse({ url: `https://${cluster}.example.com`, cluster, ...extra });
+const ep = (cluster: string, extra: Record<string, unknown> = {}) =>
+  Endpoint.parse({ url: `https://${cluster}.example.com`, cluster, ...extra });
 
 describe('chooseWeighted', () => {
   it('splits by weight and never picks weight 0', () => {
@@ -78,15 +79,18 @@ describe('chooseEndpoint', () => {
     const eps = [ep('a', { priority: 0 }), ep('b', { priority: 1 })];
     const rand = seeded(3);
     let b = 0;
-    for (let i = 0; i < 10_000; i++) if (chooseEndpoint(eps, { usable: all, client: {}, rand, tierLoads: () => [0.7, 0.3] })?.endpoint.cluster === 'b') b++;
+    for (let i = 0; i < 10_000; i++)
+      if (chooseEndpoint(eps, { usable: all, client: {}, rand, tierLoads: () => [0.7, 0.3] })?.endpoint.cluster === 'b') b++;
     expect(b / 10_000).toBeCloseTo(0.3, 1);
   });
 
   it('prefers the nearest region, falling back to weights when location is unknown', () => {
     const eps = [ep('use1', { region: 'us-east-1', weight: 9 }), ep('euw1', { region: 'eu-west-1', weight: 1 })];
     const paris = { latitude: 48.86, longitude: 2.35 };
-    for (let i = 0; i < 50; i++) expect(chooseEndpoint(eps, { usable: all, client: paris, rand: Math.random })?.endpoint.cluster).toBe('euw1');
-    for (let i = 0; i < 50; i++) expect(chooseEndpoint(eps, { usable: all, client: { continent: 'NA' }, rand: Math.random })?.endpoint.cluster).toBe('use1');
+    for (let i = 0; i < 50; i++)
+      expect(chooseEndpoint(eps, { usable: all, client: paris, rand: Math.random })?.endpoint.cluster).toBe('euw1');
+    for (let i = 0; i < 50; i++)
+      expect(chooseEndpoint(eps, { usable: all, client: { continent: 'NA' }, rand: Math.random })?.endpoint.cluster).toBe('use1');
     const rand = seeded(4);
     let use1 = 0;
     for (let i = 0; i < 5000; i++) if (chooseEndpoint(eps, { usable: all, client: {}, rand })?.endpoint.cluster === 'use1') use1++;
@@ -97,7 +101,8 @@ describe('chooseEndpoint', () => {
     const eps = [ep('lon', { region: 'eu-west-2' }), ep('lon-gcp', { region: 'europe-west2' }), ep('mystery', { region: 'mars-1' })];
     const seen = new Set<string>();
     const rand = seeded(5);
-    for (let i = 0; i < 200; i++) seen.add(chooseEndpoint(eps, { usable: all, client: { latitude: 51.5, longitude: -0.1 }, rand })!.endpoint.cluster);
+    for (let i = 0; i < 200; i++)
+      seen.add(chooseEndpoint(eps, { usable: all, client: { latitude: 51.5, longitude: -0.1 }, rand })!.endpoint.cluster);
     expect([...seen].sort()).toEqual(['lon', 'lon-gcp']);
   });
 });

@@ -10,7 +10,9 @@ function harness(endpoints: Behaviour[], overrides: Partial<ForwardOptions<numbe
     next: (tried, allowRepeat) => {
       const free = endpoints.map((_, i) => i).filter((i) => !tried.includes(i));
       const pick = free[0] ?? (allowRepeat ? tried[0] : undefined);
-      return pick === undefined ? null : { handle: pick, request: () => new Request(`http://e${pick}.test/`, { headers: { 'x-e': String(pick) } }) };
+      return pick === undefined
+        ? null
+        : { handle: pick, request: () => new Request(`http://e${pick}.test/`, { headers: { 'x-e': String(pick) } }) };
     },
     report: (h, outcome) => reports.push([h, outcome]),
     fetch: async (req) => {
@@ -43,7 +45,10 @@ describe('forward', () => {
     const h = harness(['refuse', 'ok']);
     const r = await h.run();
     expect(await r.response?.text()).toBe('from 1');
-    expect(h.reports).toEqual([[0, 'connect-failure'], [1, 'success']]);
+    expect(h.reports).toEqual([
+      [0, 'connect-failure'],
+      [1, 'success'],
+    ]);
   });
 
   it('does not retry a request that cannot be replayed', async () => {

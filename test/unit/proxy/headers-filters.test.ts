@@ -6,7 +6,14 @@ const hex = (n: number) => 'ab'.repeat(n);
 
 describe('hop-by-hop and forwarding headers', () => {
   it('removes hop-by-hop fields and those named in Connection, keeping Upgrade for WebSockets', () => {
-    const h = new Headers({ connection: 'Upgrade, X-Hop', upgrade: 'websocket', 'x-hop': '1', 'keep-alive': '5', 'transfer-encoding': 'chunked', accept: '*/*' });
+    const h = new Headers({
+      connection: 'Upgrade, X-Hop',
+      upgrade: 'websocket',
+      'x-hop': '1',
+      'keep-alive': '5',
+      'transfer-encoding': 'chunked',
+      accept: '*/*',
+    });
     stripHopByHop(h, true);
     expect([...h.keys()].sort()).toEqual(['accept', 'connection', 'upgrade']);
     const plain = new Headers({ connection: 'close', upgrade: 'h2c', accept: '*/*' });
@@ -16,7 +23,13 @@ describe('hop-by-hop and forwarding headers', () => {
 
   it('replaces client-sent forwarding fields with the edge facts', () => {
     const h = upstreamHeaders(
-      new Headers({ 'x-forwarded-for': '1.1.1.1', 'x-forwarded-proto': 'https', forwarded: 'for=x', 'x-edgeway-route': 'forged', 'true-client-ip': '9.9.9.9' }),
+      new Headers({
+        'x-forwarded-for': '1.1.1.1',
+        'x-forwarded-proto': 'https',
+        forwarded: 'for=x',
+        'x-edgeway-route': 'forged',
+        'true-client-ip': '9.9.9.9',
+      }),
       { clientIp: null, proto: 'http', host: 'api.example.com', requestId: 'rid', traceparent: 'tp' },
       false,
     );
@@ -29,7 +42,9 @@ describe('hop-by-hop and forwarding headers', () => {
   });
 
   it('continues valid traces and restarts invalid ones', () => {
-    expect(nextTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', hex)).toBe(`00-0af7651916cd43dd8448eb211c80319c-${hex(8)}-01`);
+    expect(nextTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', hex)).toBe(
+      `00-0af7651916cd43dd8448eb211c80319c-${hex(8)}-01`,
+    );
     expect(nextTraceparent('00-00000000000000000000000000000000-b7ad6b7169203331-01', hex)).toBe(`00-${hex(16)}-${hex(8)}-01`);
     expect(nextTraceparent('ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', hex)).toBe(`00-${hex(16)}-${hex(8)}-01`);
     expect(nextTraceparent(null, hex)).toBe(`00-${hex(16)}-${hex(8)}-01`);
@@ -62,8 +77,12 @@ describe('URL filters (Gateway API conformance examples)', () => {
   it('builds redirect locations, dropping default ports', () => {
     const url = new URL('http://example.com:8080/old/x?q=1');
     expect(redirectLocation(url, { scheme: 'https', statusCode: 301 }, prefix('/'))).toBe('https://example.com/old/x?q=1');
-    expect(redirectLocation(url, { hostname: 'new.example.com', statusCode: 302 }, prefix('/'))).toBe('http://new.example.com:8080/old/x?q=1');
+    expect(redirectLocation(url, { hostname: 'new.example.com', statusCode: 302 }, prefix('/'))).toBe(
+      'http://new.example.com:8080/old/x?q=1',
+    );
     expect(redirectLocation(url, { port: 443, scheme: 'https', statusCode: 302 }, prefix('/'))).toBe('https://example.com/old/x?q=1');
-    expect(redirectLocation(url, { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/new' }, statusCode: 302 }, prefix('/old'))).toBe('http://example.com:8080/new/x?q=1');
+    expect(
+      redirectLocation(url, { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/new' }, statusCode: 302 }, prefix('/old')),
+    ).toBe('http://example.com:8080/new/x?q=1');
   });
 });

@@ -8,7 +8,8 @@ const route = (name: string) => ({
   metadata: { name },
   spec: { hostnames: [`${name}.example.com`], rules: [{ backendRefs: [{ name: 'b' }] }] },
 });
-const snapshot = (version: number, routes = [route('a')]) => JSON.stringify({ version, createdAt: '2026-11-26T00:00:00Z', routes, backends: [] });
+const snapshot = (version: number, routes = [route('a')]) =>
+  JSON.stringify({ version, createdAt: '2026-11-26T00:00:00Z', routes, backends: [] });
 const pointer = (version: number) => JSON.stringify({ version, key: snapshotKey(version) });
 
 class FakeKV implements TableSource {
@@ -42,7 +43,9 @@ describe('TableCache', () => {
     kv.publish(1);
     const t = await cache.get(kv, 0, waitUntil);
     expect(t?.version).toBe(1);
-    expect(t?.matcher.match({ host: 'a.example.com', path: '/', method: 'GET', headers: new Headers(), query: new URLSearchParams() })?.routeKey).toBe('default/a');
+    expect(
+      t?.matcher.match({ host: 'a.example.com', path: '/', method: 'GET', headers: new Headers(), query: new URLSearchParams() })?.routeKey,
+    ).toBe('default/a');
     expect(await cache.get(kv, 500, waitUntil)).toBe(t);
   });
 

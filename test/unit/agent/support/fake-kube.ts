@@ -32,8 +32,20 @@ export const COLLECTIONS: Record<string, Kind> = {
   '/apis/discovery.k8s.io/v1/endpointslices': { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice' },
 };
 
+/** Served only when the fake is started with Gateway API CRDs installed. */
+export const GATEWAY_COLLECTIONS: Record<string, Kind> = {
+  '/apis/gateway.networking.k8s.io/v1/gateways': { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway' },
+  '/apis/gateway.networking.k8s.io/v1/httproutes': { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' },
+};
+
 export class FakeKube {
   rv = 1000;
+  private collections: Record<string, Kind>;
+
+  constructor(opts: { gatewayApi?: boolean } = {}) {
+    this.collections = { ...COLLECTIONS, ...(opts.gatewayApi ? GATEWAY_COLLECTIONS : {}) };
+  }
+
   /** Watches starting below this resourceVersion get 410 Gone (etcd compaction). */
   compactedBelow = 0;
   private objects = new Map<string, Map<string, Obj>>();
@@ -90,7 +102,7 @@ export class FakeKube {
 
   /** Creates or replaces an object (kind from the collection). */
   apply(collection: string, obj: Obj) {
-    const kind = COLLECTIONS[collection]!;
+    const kind = this.collections[collection]!;
     const key = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
     const existing = this.store(collection).get(key);
     this.rv++;
@@ -133,7 +145,7 @@ export class FakeKube {
   private sendBookmarks() {
     for (const w of this.watchers) {
       if (!w.bookmarks) continue;
-      const kind = COLLECTIONS[w.collection]!;
+      const kind = this.collections[w.collection]!;
       this.bookmarksSent++;
       w.res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { ...kind, metadata: { resourceVersion: String(this.rv) } } })}\n`);
     }
@@ -153,7 +165,7 @@ export class FakeKube {
     if (req.headers.authorization !== 'Bearer fake-token') return this.status(res, 401, 'Unauthorized', 'Unauthorized');
     const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(url.pathname);
     if (lease) return this.handleLease(req, res, lease[1]!, lease[2]);
-    const kind = COLLECTIONS[url.pathname];
+    const kind = this.collections[url.pathname];
     if (!kind || req.method !== 'GET')
       return this.status(res, 404, 'NotFound', `the server could not find the requested resource ${url.pathname}`);
     if (url.searchParams.get('watch') === 'true') return this.watch(url, res, url.pathname);
