@@ -52,7 +52,13 @@ const etag = (version: number) => `"${version}"`;
 export const adminApp = new OpenAPIHono<AdminBindings>({ defaultHook });
 
 adminApp.onError((err, c) => {
-  if (err instanceof HTTPException) return c.json({ error: err.message || 'bad request' }, err.status);
+  if (err instanceof HTTPException) {
+    if (err.status >= 500)
+      console.log(
+        JSON.stringify({ level: 'error', event: 'admin.unavailable', route: c.req.path, status: err.status, message: err.message }),
+      );
+    return c.json({ error: err.message || 'bad request' }, err.status);
+  }
   console.log(JSON.stringify({ level: 'error', event: 'admin.error', route: c.req.path, message: String(err) }));
   return c.json({ error: 'internal error' }, 500);
 });

@@ -116,7 +116,7 @@ export class HelmLite {
       return String(fmt).replace(/%[sdv]/g, () => String(args[i++]));
     },
     b64enc: (s) => Buffer.from(String(s)).toString('base64'),
-    toString: (v) => String(v),
+    toString: (v: unknown) => String(v),
     not: (v) => !truthy(v),
     and: (...a) => a.every(truthy),
     or: (...a) => a.find(truthy) ?? a[a.length - 1],
