@@ -13,4 +13,8 @@ export interface Env {
   COORDINATOR?: DurableObjectNamespace;
   /** Operator bearer token (a secret). */
   ADMIN_TOKEN?: string;
+  /** JSON map cluster -> HMAC key for the agents (a secret). */
+  AGENT_KEYS?: string;
+  /** Seconds without a heartbeat before a cluster's endpoints are marked stale. */
+  AGENT_STALE_SECONDS?: string;
 }
