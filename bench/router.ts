@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { CompileRoutes, MatchRequest } from '../src/routing.js';
 import { compileIndexed } from '../src/routing/indexed/index.js';
 import { HTTPRoute } from '../src/schema.js';
+import { seededRandom } from '../test/support/seeded.js';
 
 export interface RouterBenchOptions {
   /** Matcher under test (default: the indexed production matcher). */
@@ -25,17 +26,6 @@ export interface RouterBenchResult {
   ratio10kTo100: number;
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const RESOURCES = ['users', 'orders', 'items', 'carts', 'payments', 'search', 'auth', 'media', 'reports', 'events'];
 
 /**
@@ -43,7 +33,7 @@ const RESOURCES = ['users', 'orders', 'items', 'carts', 'payments', 'search', 'a
  * a few host-less routes; rules mix PathPrefix (most), Exact, RegularExpression, method and header matches.
  */
 export function generateTable(n: number, seed = 7): HTTPRoute[] {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const tenants = Math.max(4, Math.floor(n / 50));
   const routes: HTTPRoute[] = [];
@@ -88,7 +78,7 @@ export function generateTable(n: number, seed = 7): HTTPRoute[] {
 
 /** A fixed mix: mostly requests aimed at some route (hit or near miss), plus unknown hosts and paths. */
 export function generateRequests(routes: readonly HTTPRoute[], count: number, seed: number, headers: 'fetch' | 'map') {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const out: MatchRequest[] = [];
   for (let i = 0; i < count; i++) {

@@ -7,6 +7,7 @@ import { forward, type Outcome, type Target } from '../proxy/forward.js';
 import { applyHeaderModifier, nextTraceparent, randomHex, stripHopByHop, upstreamHeaders } from '../proxy/headers.js';
 import { enforce, type RateLimiterNamespaceLike } from '../ratelimit.js';
 import type { RouteMatch } from '../routing.js';
+import { requestHostFromHeader } from '../routing/hostname.js';
 import { isEdgewayBackendRef, parseDuration, type Backend, type Endpoint, type HTTPBackendRef, type HTTPRouteFilter } from '../schema.js';
 import type { CompiledTable } from '../table.js';
 import { issueSession, readSession } from './session.js';
@@ -105,7 +106,7 @@ async function route(
   if (url.pathname.length + url.search.length > MAX_TARGET_LENGTH) return fail('uri_too_long');
   const hostHeader = (request.headers.get('host') ?? url.host).toLowerCase();
   if (!HOST_HEADER.test(hostHeader)) return fail('bad_request', 'invalid Host header');
-  const host = stripPort(hostHeader).replace(/\.$/, '');
+  const host = requestHostFromHeader(hostHeader);
   if (!table) return fail('table_unavailable');
 
   const match = table.matcher.match({
@@ -427,12 +428,6 @@ function clientLocation(request: Request): ClientLocation {
     ...(Number.isFinite(lat) && Number.isFinite(lon) ? { latitude: lat, longitude: lon } : {}),
     ...(cf?.continent ? { continent: String(cf.continent) } : {}),
   };
-}
-
-function stripPort(host: string): string {
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const colon = host.lastIndexOf(':');
-  return colon >= 0 ? host.slice(0, colon) : host;
 }
 
 export { DEGRADED };

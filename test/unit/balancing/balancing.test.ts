@@ -1,23 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { chooseEndpoint, chooseSticky, chooseWeighted, hashToUnit } from '../../../src/balancing.js';
 import { Endpoint } from '../../../src/schema.js';
-
-/** mulberry32: a seeded PRNG so distribution tests are repeatable. */
-function seeded(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../support/seeded.js';
 
 const ep = (cluster: string, extra: Record<string, unknown> = {}) =>
   Endpoint.parse({ url: `https://${cluster}.example.com`, cluster, ...extra });
 
 describe('chooseWeighted', () => {
   it('splits by weight and never picks weight 0', () => {
-    const rand = seeded(1);
+    const rand = seededRandom(1);
     const counts = [0, 0, 0];
     for (let i = 0; i < 20_000; i++) counts[chooseWeighted([{ weight: 90 }, { weight: 0 }, { weight: 10 }], rand)]!++;
     expect(counts[1]).toBe(0);
@@ -70,14 +61,14 @@ describe('chooseEndpoint', () => {
 
   it('uses the lowest tier that has a usable endpoint', () => {
     const eps = [ep('p1', { priority: 1 }), ep('p0', { priority: 0 })];
-    expect(chooseEndpoint(eps, { usable: all, client: {}, rand: seeded(2) })?.endpoint.cluster).toBe('p0');
-    expect(chooseEndpoint(eps, { usable: (e) => e.cluster !== 'p0', client: {}, rand: seeded(2) })?.endpoint.cluster).toBe('p1');
-    expect(chooseEndpoint(eps, { usable: () => false, client: {}, rand: seeded(2) })).toBeNull();
+    expect(chooseEndpoint(eps, { usable: all, client: {}, rand: seededRandom(2) })?.endpoint.cluster).toBe('p0');
+    expect(chooseEndpoint(eps, { usable: (e) => e.cluster !== 'p0', client: {}, rand: seededRandom(2) })?.endpoint.cluster).toBe('p1');
+    expect(chooseEndpoint(eps, { usable: () => false, client: {}, rand: seededRandom(2) })).toBeNull();
   });
 
   it('spills between tiers as the tierLoads function says', () => {
     const eps = [ep('a', { priority: 0 }), ep('b', { priority: 1 })];
-    const rand = seeded(3);
+    const rand = seededRandom(3);
     let b = 0;
     for (let i = 0; i < 10_000; i++)
       if (chooseEndpoint(eps, { usable: all, client: {}, rand, tierLoads: () => [0.7, 0.3] })?.endpoint.cluster === 'b') b++;
@@ -91,7 +82,7 @@ describe('chooseEndpoint', () => {
       expect(chooseEndpoint(eps, { usable: all, client: paris, rand: Math.random })?.endpoint.cluster).toBe('euw1');
     for (let i = 0; i < 50; i++)
       expect(chooseEndpoint(eps, { usable: all, client: { continent: 'NA' }, rand: Math.random })?.endpoint.cluster).toBe('use1');
-    const rand = seeded(4);
+    const rand = seededRandom(4);
     let use1 = 0;
     for (let i = 0; i < 5000; i++) if (chooseEndpoint(eps, { usable: all, client: {}, rand })?.endpoint.cluster === 'use1') use1++;
     expect(use1 / 5000).toBeCloseTo(0.9, 1);
@@ -100,7 +91,7 @@ describe('chooseEndpoint', () => {
   it('shares load between nearby regions and ignores unknown region codes', () => {
     const eps = [ep('lon', { region: 'eu-west-2' }), ep('lon-gcp', { region: 'europe-west2' }), ep('mystery', { region: 'mars-1' })];
     const seen = new Set<string>();
-    const rand = seeded(5);
+    const rand = seededRandom(5);
     for (let i = 0; i < 200; i++)
       seen.add(chooseEndpoint(eps, { usable: all, client: { latitude: 51.5, longitude: -0.1 }, rand })!.endpoint.cluster);
     expect([...seen].sort()).toEqual(['lon', 'lon-gcp']);

@@ -4,18 +4,7 @@ import type { MatchRequest } from '../../../src/routing.js';
 import { compileIndexed, createIndexedCompiler } from '../../../src/routing/indexed/index.js';
 import { compileLinear } from '../../../src/routing/linear/index.js';
 import { HTTPRoute } from '../../../src/schema.js';
-
-/** mulberry32: small, fast, good enough for test data and fully reproducible from the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../support/seeded.js';
 
 const HOSTS = ['example.com', 'a.example.com', 'b.example.com', 'x.a.example.com', 'shop.test', 'api.shop.test'];
 const SOLO_HOSTS = Array.from({ length: 20 }, (_, i) => `solo${i}.example.com`);
@@ -46,7 +35,7 @@ const QUERY_NAMES = ['q', 'Q', 'r'];
 const STAMPS = ['2023-01-01T00:00:00Z', '2024-01-01T00:00:00Z', '2024-01-01T02:00:00+02:00'];
 
 function generate(seed: number, routeCount: number, requestCount: number) {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const chance = (p: number) => rand() < p;
   const segPath = (max: number) => {
