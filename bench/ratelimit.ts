@@ -2,6 +2,7 @@
 import { LimiterCore } from '../src/ratelimit/limiter.js';
 import { LeaseTable } from '../src/ratelimit/lease.js';
 import type { AcquireRequest, AcquireResult, LimiterConfig } from '../src/ratelimit.js';
+import { seededRandom } from '../test/support/seeded.js';
 
 export interface AccuracyOptions {
   clients?: number;
@@ -28,24 +29,13 @@ export interface AccuracyReport {
   ideal: number;
   /** Most allowed requests in any window (t - W, t], at the time the client got its answer. */
   maxInAnyWindow: number;
-  /** Denials that reached a client while fewer than 90% of the limit had been allowed (answered) in the preceding window. */
+  /** Denials that reached a client while fewer than 90% of the limit had been allowed (answered, before it) in the trailing window. */
   deniedUnder90: number;
   /** Denials in the first window (a cold burst: 100 clients at once). */
   deniedUnder90FirstWindow: number;
   denied: number;
   /** Calls that reached the Durable Object (per second of virtual time). */
   objectCallsPerSecond: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Min-heap of timed callbacks: the virtual clock. */
@@ -111,7 +101,7 @@ export async function runRateLimitAccuracy(opts: AccuracyOptions = {}): Promise<
     seed: 1,
     ...opts,
   };
-  const rand = mulberry32(o.seed);
+  const rand = seededRandom(o.seed);
   const sim = new Sim();
   const config: LimiterConfig = { algorithm: o.algorithm, limits: [{ requests: o.limit, windowMs: o.windowMs }], countDenied: false };
   const core = new LimiterCore(config);
@@ -122,6 +112,8 @@ export async function runRateLimitAccuracy(opts: AccuracyOptions = {}): Promise<
   let objectCalls = 0;
   const allowedAt: number[] = [];
   const deniedAt: number[] = [];
+  /** Allowed answers given before each denial: "at the moment of that denial" is an order, not a millisecond. */
+  const allowedBefore: number[] = [];
   let requests = 0;
 
   const acquireVia = (lat: number) => (req: AcquireRequest) =>
@@ -147,7 +139,11 @@ export async function runRateLimitAccuracy(opts: AccuracyOptions = {}): Promise<
       if (sim.now >= o.durationMs) return;
       requests++;
       iso.table.take('hot', config, sim.now, acquireVia(iso.lat), releaseVia(iso.lat)).then((r) => {
-        (r.allowed ? allowedAt : deniedAt).push(sim.now);
+        if (r.allowed) allowedAt.push(sim.now);
+        else {
+          deniedAt.push(sim.now);
+          allowedBefore.push(allowedAt.length);
+        }
         sim.at(sim.now + rand() * 2 * o.thinkMs, go);
       });
     };
@@ -164,9 +160,10 @@ export async function runRateLimitAccuracy(opts: AccuracyOptions = {}): Promise<
   }
   let deniedUnder90 = 0;
   let deniedUnder90FirstWindow = 0;
-  for (let d = 0, lo = 0, hi = 0; d < deniedAt.length; d++) {
+  for (let d = 0, lo = 0; d < deniedAt.length; d++) {
     const t = deniedAt[d]!;
-    while (hi < allowedAt.length && allowedAt[hi]! <= t) hi++;
+    // Only answers given before the denial count, not those later in the same millisecond.
+    const hi = allowedBefore[d]!;
     while (lo < hi && allowedAt[lo]! <= t - o.windowMs) lo++;
     if (hi - lo < 0.9 * o.limit) {
       deniedUnder90++;

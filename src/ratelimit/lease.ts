@@ -143,8 +143,10 @@ export class LeaseTable {
   /** Asks the object for a permit (plus a lease when the key is hot), carrying back expired leases. */
   async acquire(name: string, config: LimiterConfig, now: number, acquire: Acquire, release: Release = noop): Promise<TakeResult> {
     const e = this.entry(name);
-    // Coalesce: one call per key and isolate at a time; the others share what it brings back.
-    for (let round = 0; round < 2 && e.inflight; round++) {
+    // Coalesce: one call per key and isolate at a time; the others share what it brings back. Never give up and call
+    // alongside it: every parallel call carries a permit that the object counts while it is still on its way here, so
+    // a slow isolate with many waiters would hold a share of the limit that no client has been served yet.
+    while (e.inflight) {
       e.waiting++;
       e.demand = Math.max(e.demand, e.waiting);
       try {

@@ -58,10 +58,44 @@ export class LimiterCore {
     for (const [id, rec] of this.leases) if (rec.at + this.maxWindow + 1 <= now) this.leases.delete(id);
   }
 
-  /** Quota left for a permit used at time t (sliding: counts everything dated after t - window, future leases included). */
+  /** Leased permits counted in a bucket after s: the lease may be used at any time before its date, so it counts at s too. */
+  private leasedAfter(log: SlidingLog, s: number): number {
+    let k = 0;
+    for (const rec of this.leases.values()) if (log.bucketOf(rec.at) > s) k += rec.n;
+    return k;
+  }
+
+  /**
+   * Most counted in any window that a permit used at t falls in: the window ending at t and those ending at each later
+   * date (permits on their way to a caller). Summing everything dated after t - window instead would put permits that
+   * leave the window before the later ones arrive in the same window as them, and deny while the quota is not used up.
+   */
+  private peak(log: SlidingLog, t: number): number {
+    let m = log.windowCount(t) + this.leasedAfter(log, t);
+    for (const s of log.datesAfter(t)) m = Math.max(m, log.windowCount(s) + this.leasedAfter(log, s));
+    return m;
+  }
+
+  /** Milliseconds after t until `cost` more fit under limit i. */
+  private retryMs(i: number, t: number, cost: number): number {
+    const log = this.logs[i];
+    const limit = this.config.limits[i]!.requests;
+    if (!log) return this.buckets[i]!.retryMs(cost);
+    if (cost > limit) return Infinity;
+    if (this.peak(log, t) + cost <= limit) return 0;
+    // The peak falls only when a bucket expires; after the last future date it is the plain count, which retryMs knows.
+    const last = log.at.at(-1) ?? t;
+    for (let j = 0; j < log.at.length && log.expiryOf(j) <= last; j++) {
+      const v = log.expiryOf(j);
+      if (v > t && this.peak(log, v) + cost <= limit) return v - t;
+    }
+    return Math.max(last - t, log.retryMs(t, cost, limit));
+  }
+
+  /** Quota left for a permit used at time t. */
   private remaining(i: number, t: number): number {
     const log = this.logs[i];
-    return log ? Math.max(0, this.config.limits[i]!.requests - log.countAt(t)) : this.buckets[i]!.remaining;
+    return log ? Math.max(0, this.config.limits[i]!.requests - this.peak(log, t)) : this.buckets[i]!.remaining;
   }
 
   private count(k: number, at: number): void {
@@ -80,7 +114,7 @@ export class LimiterCore {
         windowMs: l.windowMs,
         remaining,
         resetMs: log ? log.fullResetMs(t) : b!.fullResetMs(),
-        freeMs: remaining > 0 ? 0 : log ? log.retryMs(t, 1, l.requests) : b!.retryMs(1),
+        freeMs: remaining > 0 ? 0 : this.retryMs(i, t, 1),
       };
     });
   }
@@ -125,10 +159,9 @@ export class LimiterCore {
     for (let i = 0; i < this.config.limits.length; i++) min = Math.min(min, this.remaining(i, useAt));
     if (min < need) {
       let retryMs = 0;
-      this.config.limits.forEach((l, i) => {
+      this.config.limits.forEach((_l, i) => {
         if (this.remaining(i, useAt) >= need) return;
-        const log = this.logs[i];
-        retryMs = Math.max(retryMs, log ? log.retryMs(useAt, need, l.requests) : this.buckets[i]!.retryMs(need));
+        retryMs = Math.max(retryMs, this.retryMs(i, useAt, need));
       });
       if (this.config.countDenied) this.count(need, useAt);
       return { granted: 0, ttlMs: this.ttl, retryMs, limits: this.views(useAt) };
@@ -140,7 +173,8 @@ export class LimiterCore {
     this.count(need, useAt);
     let leaseId: string | undefined;
     if (spec > 0) {
-      // Counted at the end of the lease, the latest time it may be used, so no window ever sees more than the limit.
+      // Counted at the end of the lease, the latest time it may be used, and by peak() in every window before that too,
+      // so no window ever sees more than the limit wherever the caller uses it.
       const at = now + this.ttl;
       for (const log of this.logs) log?.add(at, spec);
       for (const b of this.buckets) b?.take(spec);

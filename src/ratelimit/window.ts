@@ -109,6 +109,29 @@ export class SlidingLog {
     return this.at.length ? Math.max(0, this.expiryOf(0) - now) : 0;
   }
 
+  /** Start of the bucket a request at t is counted in. */
+  bucketOf(t: number): number {
+    return Math.floor(t / this.g) * this.g;
+  }
+
+  /**
+   * Count in the window that ends at s: buckets started by s and not yet expired at s. Unlike countAt, buckets dated
+   * after s (permits still on their way to a caller) are left out. Scans only the ends: what expires soon, what is ahead.
+   */
+  windowCount(s: number): number {
+    let c = this.total;
+    for (let i = 0; i < this.at.length && this.expiryOf(i) <= s; i++) c -= this.n[i]!;
+    for (let i = this.at.length - 1; i >= 0 && this.at[i]! > s; i--) c -= this.n[i]!;
+    return c;
+  }
+
+  /** Bucket starts after t, ascending. */
+  datesAfter(t: number): number[] {
+    let i = this.at.length;
+    while (i > 0 && this.at[i - 1]! > t) i--;
+    return this.at.slice(i);
+  }
+
   count(t: number): number {
     const b = Math.floor(t / this.g) * this.g;
     const i = this.index(b);

@@ -69,6 +69,24 @@ describe('LimiterCore', () => {
     expect(core.isIdle(10_001 + core.ttl)).toBe(true);
   });
 
+  it('does not sum permits leaving the window with permits still on their way: no window holds both', () => {
+    const core = new LimiterCore(sliding([[10, 1_000]]));
+    for (let i = 0; i < 8; i++) core.acquire({ config: core.config, ...one }, 0);
+    // Two slow callers (20 ms one way) get permits they will use at 1010, after the 8 above have left the window.
+    for (let i = 0; i < 2; i++) expect(core.acquire({ config: core.config, ...one, sentAt: 970 }, 990).granted).toBe(1);
+    // A fast caller uses its permit at 992: its window holds 8 (80%), the one ending at 1010 holds 3.
+    const fast = core.acquire({ config: core.config, ...one, sentAt: 990 }, 991);
+    expect(fast.granted).toBe(1);
+    expect(fast.limits[0]!.remaining).toBe(1);
+    const full = core.acquire({ config: core.config, ...one, sentAt: 990 }, 991);
+    expect(full.granted).toBe(1);
+    // Now 10 in the window ending at 992: denied, and free again when the first 8 leave at 1000, not when 1010 does.
+    const denied = core.acquire({ config: core.config, ...one, sentAt: 990 }, 991);
+    expect(denied.granted).toBe(0);
+    expect(denied.retryMs).toBe(1_000 - 992);
+    expect(core.acquire({ config: core.config, ...one, sentAt: 1_000 }, 1_000).granted).toBe(1);
+  });
+
   it('restores from its persisted form', () => {
     const core = new LimiterCore(sliding([[10, 1_000]]));
     core.acquire({ config: core.config, need: 1, want: 0 }, 5);
