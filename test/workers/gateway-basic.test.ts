@@ -1,4 +1,8 @@
 import { describe, expect, it, beforeAll } from 'vitest';
+import { serveRequest } from '../../src/app/gateway.js';
+import { IsolateHealth } from '../../src/health.js';
+import { Snapshot } from '../../src/schema.js';
+import { compileTable } from '../../src/table.js';
 import { backend, endpoint, get, publish, route } from './helpers.js';
 
 describe('gateway basics', () => {
@@ -24,5 +28,58 @@ describe('gateway basics', () => {
     const { res, json } = await get('http://other.example.com/');
     expect(res.status).toBe(404);
     expect(json?.error).toBe('no_route');
+  });
+});
+
+describe('debug headers and the request log', () => {
+  const table = () =>
+    compileTable(
+      Snapshot.parse({
+        version: 1,
+        createdAt: '2026-11-26T00:00:00Z',
+        backends: [backend('blue', [endpoint('blue')])],
+        routes: [route('shop', { hostnames: ['shop.example.com'], rules: [{ backendRefs: [{ name: 'blue' }] }] })],
+      }),
+    );
+  const deps = (debugHeaders: boolean, lines: Record<string, unknown>[]) => ({
+    health: new IsolateHealth(),
+    fetch: (r: Request) => fetch(r),
+    now: () => Date.now(),
+    rand: Math.random,
+    log: (l: Record<string, unknown>) => lines.push(l),
+    debugHeaders,
+    waitUntil: () => {},
+  });
+
+  it('omits the x-edgeway-* headers when they are turned off', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const res = await serveRequest(new Request('http://shop.example.com/a'), table(), deps(false, lines));
+    expect(res.status).toBe(200);
+    expect([...res.headers.keys()].filter((k) => k.startsWith('x-edgeway-'))).toEqual([]);
+    const on = await serveRequest(new Request('http://shop.example.com/a'), table(), deps(true, lines));
+    expect(on.headers.get('x-edgeway-route')).toBe('default/shop/rule0');
+  });
+
+  it('logs exactly one structured line per request, naming route, backend and cluster', async () => {
+    const lines: Record<string, unknown>[] = [];
+    await serveRequest(
+      new Request('http://shop.example.com/a?secret=1', { headers: { authorization: 'Bearer s3cret' } }),
+      table(),
+      deps(true, lines),
+    );
+    const requestLines = lines.filter((l) => l.msg === 'request');
+    expect(requestLines).toHaveLength(1);
+    expect(requestLines[0]).toMatchObject({
+      method: 'GET',
+      host: 'shop.example.com',
+      path: '/a',
+      status: 200,
+      route: 'default/shop/rule0',
+      backend: 'default/blue',
+      cluster: 'blue',
+      attempts: 1,
+    });
+    expect(JSON.stringify(lines)).not.toContain('s3cret');
+    expect(JSON.stringify(lines)).not.toContain('secret=1');
   });
 });
