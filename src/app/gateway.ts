@@ -288,7 +288,7 @@ async function proxyTo(
   // own name, so a forged Host can never steer the connection (resolveOverride) to a host outside the table.
   const routeOwnsHost = (match.route.spec.hostnames?.length ?? 0) > 0;
   const mirrorBody = body instanceof ArrayBuffer || body === null ? body : undefined;
-  const buildRequest = (ep: Endpoint): Request => {
+  const buildRequest = (ep: Endpoint, signal: AbortSignal): Request => {
     const origin = new URL(ep.url);
     const upstreamHost = rewrite?.hostname ?? ep.hostHeader ?? (routeOwnsHost ? host : origin.hostname);
     const target = `${origin.protocol}//${upstreamHost}${origin.port ? `:${origin.port}` : ''}${path}${url.search}`;
@@ -297,6 +297,7 @@ async function proxyTo(
       headers,
       body: body as BodyInit | null,
       redirect: 'manual',
+      signal,
     };
     if (upstreamHost !== origin.hostname) init.cf = { resolveOverride: origin.hostname };
     return new Request(target, init);
@@ -335,7 +336,7 @@ async function proxyTo(
         const handle = { backend: pool, index: choice.index };
         // A half-open endpoint takes exactly one trial request; if someone else took it, look again without it.
         if (!deps.health.admit(endpointKey(pool, choice.endpoint), at)) return next([...tried, handle], allowRepeat);
-        return { handle, request: () => buildRequest(choice.endpoint) };
+        return { handle, request: (signal) => buildRequest(choice.endpoint, signal) };
       }
     }
     return null;

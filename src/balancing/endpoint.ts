@@ -24,6 +24,11 @@ export function chooseEndpoint(
   options: { usable: EndpointFilter; client: ClientLocation; rand: () => number; tierLoads?: TierLoads },
 ): EndpointChoice | null {
   const { usable, client, rand } = options;
+  // Most Backends behind a route have one endpoint per cluster and many have just one: skip the tier bookkeeping.
+  if (endpoints.length === 1) {
+    const only = endpoints[0]!;
+    return only.weight > 0 && usable(only, 0) ? { index: 0, endpoint: only, tier: only.priority } : null;
+  }
   const tierOf = [...new Set(endpoints.map((e) => e.priority))].sort((a, b) => a - b);
   const tiers = tierOf.map(() => ({ healthyWeight: 0, totalWeight: 0, members: [] as number[] }));
   endpoints.forEach((ep, i) => {

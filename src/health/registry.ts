@@ -12,8 +12,12 @@ export function backendId(backend: Pick<Backend, 'metadata'>): string {
 
 /** `${namespace}/${name}|${url}|${cluster}`: stable across snapshot versions while the endpoint stays. */
 export function endpointKey(backend: Pick<Backend, 'metadata'>, endpoint: Pick<Endpoint, 'url' | 'cluster'>): string {
-  return `${backendId(backend)}|${endpoint.url}|${endpoint.cluster}`;
+  // An endpoint object belongs to one Backend of one snapshot, so its key can be cached on it: this runs per request.
+  let key = endpointKeys.get(endpoint);
+  if (key === undefined) endpointKeys.set(endpoint, (key = `${backendId(backend)}|${endpoint.url}|${endpoint.cluster}`));
+  return key;
 }
+const endpointKeys = new WeakMap<object, string>();
 
 export interface IsolateHealthOptions {
   /** Active state older than this (isolate clock) is ignored: if the DO is unreachable we fall back to passive. */

@@ -6,7 +6,8 @@ export type Outcome = 'success' | 'connect-failure' | 'timeout' | 'http-5xx';
 export interface Target<T> {
   /** Opaque handle the caller uses to report health for this endpoint. */
   handle: T;
-  request: () => Request;
+  /** Builds the attempt's request; the signal carries the attempt and whole-request timeouts. */
+  request: (signal: AbortSignal) => Request;
 }
 
 export interface RetryPolicy {
@@ -66,7 +67,7 @@ export async function forward<T>(o: ForwardOptions<T>): Promise<ForwardResult<T>
     const signal = o.deadline ? AbortSignal.any([attemptTimer, o.deadline]) : attemptTimer;
     let response: Response;
     try {
-      response = await o.fetch(new Request(target.request(), { signal }));
+      response = await o.fetch(target.request(signal));
     } catch (err) {
       const ms = o.now() - started;
       if (o.deadline?.aborted) {

@@ -12,7 +12,7 @@ function harness(endpoints: Behaviour[], overrides: Partial<ForwardOptions<numbe
       const pick = free[0] ?? (allowRepeat ? tried[0] : undefined);
       return pick === undefined
         ? null
-        : { handle: pick, request: () => new Request(`http://e${pick}.test/`, { headers: { 'x-e': String(pick) } }) };
+        : { handle: pick, request: (signal) => new Request(`http://e${pick}.test/`, { headers: { 'x-e': String(pick) }, signal }) };
     },
     report: (h, outcome) => reports.push([h, outcome]),
     fetch: async (req) => {
