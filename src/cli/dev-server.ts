@@ -32,7 +32,7 @@ export interface DevGatewayOptions {
   /** 0 picks a free port. */
   port: number;
   host?: string;
-  /** Extra or overriding string bindings (after wrangler.toml [vars], EDGEWAY_ENV=dev and DEBUG_HEADERS=on). */
+  /** Extra or overriding string bindings (after wrangler.toml [vars], EDGEWAY_ENV=dev, DEBUG_HEADERS=on and TABLE_REFRESH_SECONDS=0.5). */
   bindings?: Record<string, string>;
   /** With routesDir: recompile on change; bad edits are reported and the last good table keeps serving. */
   watch?: boolean;
@@ -163,7 +163,7 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
         compatibilityFlags: wrangler.compatibilityFlags,
         kvNamespaces: wrangler.kvNamespaces,
         durableObjects: wrangler.durableObjects,
-        bindings: { ...wrangler.vars, EDGEWAY_ENV: 'dev', DEBUG_HEADERS: 'on', ...options.bindings },
+        bindings: { ...wrangler.vars, EDGEWAY_ENV: 'dev', DEBUG_HEADERS: 'on', TABLE_REFRESH_SECONDS: '0.5', ...options.bindings },
         host,
         port: options.port,
         cf: options.cf ?? DEV_CF,
