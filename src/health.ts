@@ -151,6 +151,9 @@ export interface HealthView {
       region?: string;
       priority: number;
       readyEndpoints?: number;
+      /** The owning cluster's agent stopped heartbeating; the endpoint is kept, and flagged here. */
+      stale?: boolean;
+      owner?: string | undefined;
       active?: EndpointHealth;
       passive?: CircuitView;
     })[];

@@ -160,6 +160,7 @@ export class IsolateHealth {
             ...(e.region ? { region: e.region } : {}),
             priority: e.priority,
             ...(e.readyEndpoints !== undefined ? { readyEndpoints: e.readyEndpoints } : {}),
+            ...(e.stale ? { stale: true, owner: e.owner } : {}),
             ...this.verdict(key, e, b, now),
             ...(active ? { active } : {}),
             ...(passive ? { passive } : {}),

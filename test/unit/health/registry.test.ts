@@ -158,3 +158,16 @@ describe('IsolateHealth active un-ejection', () => {
     expect(h.record(k(use1), backend, 'timeout', 300)).toMatchObject({ until: 2300, ejections: 2 });
   });
 });
+
+describe('stale endpoints in the health view', () => {
+  it('flags endpoints of a cluster that stopped heartbeating, without taking them out of rotation', () => {
+    const h = new IsolateHealth();
+    const view = h.describe(0, [backend]);
+    const byCluster = Object.fromEntries(view.backends[0]!.endpoints.map((e) => [e.cluster, e]));
+    expect(byCluster.aps1).toMatchObject({ stale: true, usable: true });
+    expect(byCluster.use1!.stale).toBeUndefined();
+    // Its 0 ready endpoints are old news from a silent agent, so they do not eject it; a fresh report of 0 does.
+    expect(byCluster.euw1).toMatchObject({ usable: false });
+    expect(h.usable(k(aps1), aps1, backend, 0)).toBe(true);
+  });
+});
