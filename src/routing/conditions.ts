@@ -17,13 +17,16 @@ export interface Conditions {
   query: ValueCondition[];
 }
 
-/** Compiles the non-path parts of a match. A name listed twice counts once: the first entry wins. */
-export function compileConditions(match: HTTPRouteMatch): Conditions {
+/**
+ * Compiles the non-path parts of a match. A name listed twice counts once: the first entry wins. `regexCache`
+ * (pattern -> RegExp) lets one snapshot compile share regexes; they have no g/y flag, so sharing is stateless.
+ */
+export function compileConditions(match: HTTPRouteMatch, regexCache: Map<string, RegExp> = new Map()): Conditions {
   if (match.method === undefined && match.headers === undefined && match.queryParams === undefined) return NONE;
   return {
     method: match.method ?? null,
-    headers: compileValues(match.headers, true),
-    query: compileValues(match.queryParams, false),
+    headers: compileValues(match.headers, true, regexCache),
+    query: compileValues(match.queryParams, false, regexCache),
   };
 }
 
@@ -33,6 +36,7 @@ const NONE: Conditions = { method: null, headers: NO_VALUES, query: NO_VALUES };
 function compileValues(
   list: readonly { type: 'Exact' | 'RegularExpression'; name: string; value: string }[] | undefined,
   foldCase: boolean,
+  regexCache: Map<string, RegExp>,
 ): ValueCondition[] {
   if (list === undefined || list.length === 0) return NO_VALUES;
   const out: ValueCondition[] = [];
@@ -41,7 +45,12 @@ function compileValues(
     const name = foldCase ? m.name.toLowerCase() : m.name;
     if (seen.has(name)) continue;
     seen.add(name);
-    out.push({ name, value: m.value, regex: m.type === 'RegularExpression' ? anchoredRegExp(m.value) : null });
+    let regex: RegExp | null = null;
+    if (m.type === 'RegularExpression') {
+      regex = regexCache.get(m.value) ?? null;
+      if (regex === null) regexCache.set(m.value, (regex = anchoredRegExp(m.value)));
+    }
+    out.push({ name, value: m.value, regex });
   }
   return out;
 }

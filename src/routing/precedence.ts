@@ -72,6 +72,7 @@ const DEFAULT_PATH = Object.freeze({ type: 'PathPrefix' as const, value: '/' });
  */
 export function expandRoutes(routes: readonly HTTPRoute[]): Entry[] {
   const entries: Entry[] = [];
+  const regexCache: RegexCache = { paths: new Map(), values: new Map() };
   for (let inputIndex = 0; inputIndex < routes.length; inputIndex++) {
     const route = routes[inputIndex]!;
     const routeKey = `${route.metadata.namespace}/${route.metadata.name}`;
@@ -88,10 +89,10 @@ export function expandRoutes(routes: readonly HTTPRoute[]): Entry[] {
         const p = match.path ?? DEFAULT_PATH;
         const pathKind = PATH_KIND[p.type] ?? PathKind.PathPrefix;
         const path = pathKind === PathKind.PathPrefix ? normalizePrefix(p.value) : p.value;
-        const regex = pathKind === PathKind.RegularExpression ? anchoredRegExp(p.value) : null;
-        // The deepest pinned segment is usually the most selective one (".../<resource>/...").
-        const pin = regex === null ? undefined : regexSegmentLiterals(p.value).at(-1);
-        const conditions = compileConditions(match);
+        const compiled = pathKind === PathKind.RegularExpression ? pathRegex(p.value, regexCache) : null;
+        const regex = compiled === null ? null : compiled.regex;
+        const pin = compiled === null ? undefined : compiled.pin;
+        const conditions = compileConditions(match, regexCache.values);
         for (const host of hosts) {
           const result: RouteMatch = Object.freeze({
             route,
@@ -122,6 +123,25 @@ export function expandRoutes(routes: readonly HTTPRoute[]): Entry[] {
     }
   }
   return entries;
+}
+
+/**
+ * Big tables repeat the same few patterns across many routes; compiling and analysing each once per snapshot saves
+ * compile time and memory. Sharing a RegExp is safe: they carry no g/y flag, so `test` keeps no state.
+ */
+interface RegexCache {
+  paths: Map<string, { regex: RegExp; pin: [number, string] | undefined }>;
+  values: Map<string, RegExp>;
+}
+
+function pathRegex(pattern: string, cache: RegexCache): { regex: RegExp; pin: [number, string] | undefined } {
+  let c = cache.paths.get(pattern);
+  if (c === undefined) {
+    // The deepest pinned segment is usually the most selective one (".../<resource>/...").
+    c = { regex: anchoredRegExp(pattern), pin: regexSegmentLiterals(pattern).at(-1) };
+    cache.paths.set(pattern, c);
+  }
+  return c;
 }
 
 /** Sorts entries by the full precedence key and sets `rank` to their position. */

@@ -14,7 +14,8 @@ import { compareWithinHost, countMatches, expandRoutes, PathKind, type Entry } f
  * Hostname groups are tried best first (exact host, wildcard suffixes longest first, then routes without
  * hostnames), falling through when a group has no matching rule.
  * Groups of at most `smallGroup` entries (most hosts in a big table) are one sorted list scanned in order: that
- * touches less memory than a map per path kind and builds faster.
+ * touches less memory than a map per path kind and builds faster. Hostname groups are sorted and indexed on their
+ * first lookup, not at compile time (see `Unbuilt`).
  * Cost per request: one Map lookup for the exact host, at most one per wildcard suffix length present in the table,
  * and per group one Exact lookup, one regex-bucket lookup and one lookup per prefix length present - none of it
  * grows with the number of routes. Regexes without a usable pinned segment (e.g. "/(a|b)/.*") are the exception:
@@ -24,6 +25,8 @@ import { compareWithinHost, countMatches, expandRoutes, PathKind, type Entry } f
 export interface IndexedOptions {
   /** Groups with at most this many entries are scanned as one list (default 8; 0 forces the full index). */
   smallGroup?: number;
+  /** Build a hostname group on its first lookup instead of at compile time (default true). */
+  lazyGroups?: boolean;
 }
 
 /** Index fields stay null when unused: a 10k-route table has thousands of groups. */
@@ -68,10 +71,10 @@ function push<K>(map: Map<K, Entry[]>, key: K, e: Entry): void {
  * Sorts a hostname's entries once; a small group is that sorted list, a big one is indexed by distributing the
  * sorted entries, which keeps every index list sorted too.
  */
-function buildSlot(all: Entry[], smallGroup: number): Slot {
+function buildSlot(all: Entry[], smallGroup: number, arena: Arena): Slot {
   all.sort(compareWithinHost);
   if (all.length === 1 && smallGroup > 0) return all[0]!;
-  if (all.length <= smallGroup) return all;
+  if (all.length <= smallGroup) return appendSmall(arena, all);
   const g = newGroup();
   const regexes: Entry[] = [];
   for (const e of all) {
@@ -133,10 +136,35 @@ function entryMatches(e: Entry, path: string): boolean {
       : regexMatches(e, path);
 }
 
-function matchSmall(list: Entry[], path: string, req: MatchRequest): RouteMatch | null {
-  for (let i = 0; i < list.length; i++) {
-    const e = list[i]!;
-    if (entryMatches(e, path) && (e.plain || conditionsPass(e.conditions, req))) return e.result;
+/**
+ * Small groups of one matcher live back to back in one flat array, each as its length followed by [pathKind, path
+ * length, path, entry] per entry in precedence order; the hostname maps hold the offset, a small integer stored in
+ * the map itself. In a big table every object hop is a likely cache miss: this skips the per-group array and its
+ * backing store, and the inline kind and length rule most entries out before their Entry or path string is touched.
+ */
+type Arena = Array<number | string | Entry>;
+const STRIDE = 4;
+
+function appendSmall(arena: Arena, sorted: Entry[]): number {
+  const at = arena.length;
+  arena.push(sorted.length);
+  for (const e of sorted) arena.push(e.pathKind, e.path.length, e.path, e);
+  return at;
+}
+
+function matchSmall(list: Arena, at: number, path: string, req: MatchRequest): RouteMatch | null {
+  const n = path.length;
+  const end = at + 1 + (list[at] as number) * STRIDE;
+  for (let i = at + 1; i < end; i += STRIDE) {
+    const kind = list[i] as PathKind;
+    const len = list[i + 1] as number;
+    if (kind === PathKind.Exact) {
+      if (len !== n || path !== list[i + 2]) continue;
+    } else if (kind === PathKind.PathPrefix) {
+      if (len > n || (len < n && path.charCodeAt(len) !== 47) /* / */ || !path.startsWith(list[i + 2] as string)) continue;
+    } else if (!regexMatches(list[i + 3] as Entry, path)) continue;
+    const e = list[i + 3] as Entry;
+    if (e.plain || conditionsPass(e.conditions, req)) return e.result;
   }
   return null;
 }
@@ -208,19 +236,20 @@ function matchGroup(g: Group, path: string, req: MatchRequest): RouteMatch | nul
 
 export function createIndexedCompiler(options: IndexedOptions = {}): CompileRoutes {
   const smallGroup = options.smallGroup ?? 8;
-  return (routes) => compile(routes, smallGroup);
+  const lazy = options.lazyGroups ?? true;
+  return (routes) => compile(routes, smallGroup, lazy);
 }
 
 export const compileIndexed: CompileRoutes = createIndexedCompiler();
 
 /**
- * What a hostname maps to: its only entry, a small group's sorted list, or a full group. The first two save the
- * pointer hops through a group object (and an array) that would be cache misses in a 10k-route table.
+ * What a hostname maps to: its only entry, a small group's offset in the arena, or a full group. The first two save
+ * the pointer hops through a group object (and an array) that would be cache misses in a 10k-route table.
  */
-type Slot = Entry | Entry[] | Group;
+type Slot = Entry | number | Group;
 
-function matchSlot(slot: Slot, path: string, req: MatchRequest): RouteMatch | null {
-  if (Array.isArray(slot)) return matchSmall(slot, path, req);
+function matchSlot(arena: Arena, slot: Slot, path: string, req: MatchRequest): RouteMatch | null {
+  if (typeof slot === 'number') return matchSmall(arena, slot, path, req);
   if (isGroup(slot)) return matchGroup(slot, path, req);
   return entryMatches(slot, path) && (slot.plain || conditionsPass(slot.conditions, req)) ? slot.result : null;
 }
@@ -229,47 +258,66 @@ function isGroup(slot: Entry | Group): slot is Group {
   return (slot as Entry).result === undefined;
 }
 
-function finish(groups: Map<string, Entry[]>, smallGroup: number): Map<string, Slot> {
-  const out = new Map<string, Slot>();
-  for (const [key, list] of groups) out.set(key, buildSlot(list, smallGroup));
-  return out;
+/**
+ * A hostname group not built yet. Sorting and indexing thousands of groups dominated compile time, and most hosts of
+ * a big table see no request soon after a snapshot swap, so a group is built on its first lookup (regexes were
+ * already compiled and validated by `expandRoutes`). The build is a pure function of the group, so answers do not
+ * depend on which host is asked first.
+ */
+class Unbuilt {
+  readonly entries: Entry[] = [];
 }
 
-function compile(routes: readonly HTTPRoute[], smallGroup: number): RouteMatcher {
-  const exactHosts = new Map<string, Entry[]>();
-  const wildcards = new Map<string, Entry[]>();
+/** The slot stored under `key`, building it on first use. */
+function slotOf(map: Map<string, Slot | Unbuilt>, key: string, smallGroup: number, arena: Arena): Slot | undefined {
+  const v = map.get(key);
+  if (!(v instanceof Unbuilt)) return v;
+  const slot = buildSlot(v.entries, smallGroup, arena);
+  map.set(key, slot);
+  return slot;
+}
+
+function groupIn(map: Map<string, Slot | Unbuilt>, key: string): Entry[] {
+  let g = map.get(key) as Unbuilt | undefined;
+  if (g === undefined) map.set(key, (g = new Unbuilt()));
+  return g.entries;
+}
+
+function buildAll(map: Map<string, Slot | Unbuilt>, smallGroup: number, arena: Arena): void {
+  for (const key of map.keys()) slotOf(map, key, smallGroup, arena);
+}
+
+function compile(routes: readonly HTTPRoute[], smallGroup: number, lazy: boolean): RouteMatcher {
+  const exactSlots = new Map<string, Slot | Unbuilt>();
+  const wildcardSlots = new Map<string, Slot | Unbuilt>();
+  const arena: Arena = [];
   let any: Entry[] | null = null;
   for (const e of expandRoutes(routes)) {
-    let g: Entry[] | undefined;
-    if (e.host.kind === HostKind.Exact) {
-      g = exactHosts.get(e.host.hostname);
-      if (!g) exactHosts.set(e.host.hostname, (g = []));
-    } else if (e.host.kind === HostKind.Wildcard) {
-      g = wildcards.get(e.host.suffix);
-      if (!g) wildcards.set(e.host.suffix, (g = []));
-    } else {
-      g = any ??= [];
-    }
-    g.push(e);
+    if (e.host.kind === HostKind.Exact) groupIn(exactSlots, e.host.hostname).push(e);
+    else if (e.host.kind === HostKind.Wildcard) groupIn(wildcardSlots, e.host.suffix).push(e);
+    else (any ??= []).push(e);
   }
-  const exactSlots = finish(exactHosts, smallGroup);
-  const wildcardSlots = finish(wildcards, smallGroup);
-  const anySlot: Slot | null = any === null ? null : buildSlot(any, smallGroup);
-  const hasWildcards = wildcards.size > 0;
+  if (!lazy) {
+    buildAll(exactSlots, smallGroup, arena);
+    buildAll(wildcardSlots, smallGroup, arena);
+  }
+  // Every request that falls through reaches the host-less group: no point in deferring it.
+  const anySlot: Slot | null = any === null ? null : buildSlot(any, smallGroup, arena);
+  const hasWildcards = wildcardSlots.size > 0;
   // Same trick as prefixLengths: only suffixes whose length some wildcard has are sliced and looked up.
   let maxSuffix = 0;
-  for (const suffix of wildcards.keys()) maxSuffix = Math.max(maxSuffix, suffix.length);
+  for (const suffix of wildcardSlots.keys()) maxSuffix = Math.max(maxSuffix, suffix.length);
   const suffixLengths = new Uint8Array(maxSuffix + 1);
-  for (const suffix of wildcards.keys()) suffixLengths[suffix.length] = 1;
+  for (const suffix of wildcardSlots.keys()) suffixLengths[suffix.length] = 1;
 
   return {
     size: countMatches(routes),
     match(req: MatchRequest): RouteMatch | null {
       const host = matcherHost(req.host);
       const path = normalizeRequestPath(req.path);
-      const g = exactSlots.get(host);
+      const g = slotOf(exactSlots, host, smallGroup, arena);
       if (g !== undefined) {
-        const r = matchSlot(g, path, req);
+        const r = matchSlot(arena, g, path, req);
         if (r !== null) return r;
       }
       if (hasWildcards) {
@@ -277,14 +325,14 @@ function compile(routes: readonly HTTPRoute[], smallGroup: number): RouteMatcher
         for (let i = host.indexOf('.', 1); i !== -1; i = host.indexOf('.', i + 1)) {
           const len = host.length - i;
           if (len > maxSuffix || suffixLengths[len] !== 1) continue;
-          const w = wildcardSlots.get(host.slice(i));
+          const w = slotOf(wildcardSlots, host.slice(i), smallGroup, arena);
           if (w !== undefined) {
-            const r = matchSlot(w, path, req);
+            const r = matchSlot(arena, w, path, req);
             if (r !== null) return r;
           }
         }
       }
-      return anySlot === null ? null : matchSlot(anySlot, path, req);
+      return anySlot === null ? null : matchSlot(arena, anySlot, path, req);
     },
   };
 }
