@@ -186,7 +186,9 @@ async function forwardMatched(
   let chosen: number;
   if (session) {
     // A sticky client moves only when its backend has nothing usable; a missing Backend stays in the draw (500).
-    const ids = refs.map((r, i) => ({ weight: r.weight, id: `${r.namespace ?? match.route.metadata.namespace}/${r.name}#${i}` }));
+    // Ids name the Backend, so reordering backendRefs keeps sessions; only a Backend listed twice needs its position.
+    const names = refs.map((r) => `${r.namespace ?? match.route.metadata.namespace}/${r.name}`);
+    const ids = refs.map((r, i) => ({ weight: r.weight, id: names.indexOf(names[i]!) === i ? names[i]! : `${names[i]}#${i}` }));
     chosen = chooseSticky(ids, session.key, (i) => !resolved[i] || hasUsable(resolved[i]!));
     if (chosen < 0) chosen = chooseSticky(ids, session.key);
   } else {

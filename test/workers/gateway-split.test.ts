@@ -131,7 +131,8 @@ describe('session persistence', () => {
       share[byKey[key]] = (share[byKey[key]] ?? 0) + 1;
     }
     expect(Math.abs((share['default/blue'] ?? 0) / 10 - 80)).toBeLessThanOrEqual(3);
-    // A new table version (as another isolate would load) gives every key the same backend.
+    // A new table version (as another isolate would load), even with the backendRefs listed in the other order,
+    // gives every key the same backend.
     await publish([
       backend('blue', [endpoint('blue')]),
       backend('green', [endpoint('green')]),
@@ -141,8 +142,8 @@ describe('session persistence', () => {
           {
             sessionPersistence: { type: 'Header', sessionName: 'x-session' },
             backendRefs: [
-              { name: 'blue', weight: 80 },
               { name: 'green', weight: 20 },
+              { name: 'blue', weight: 80 },
             ],
           },
         ],
