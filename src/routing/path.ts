@@ -108,13 +108,15 @@ function cannotMatchSlash(piece: string): boolean {
   return true;
 }
 
-function splitTopLevelSlashes(pattern: string): string[] {
-  const pieces: string[] = [];
+/**
+ * Visits the characters of a regex source that are outside escapes and character classes, with the group depth at
+ * that point; stops early when `visit` returns true. Both scanners below need exactly this walk.
+ */
+function walkTopLevel(pattern: string, visit: (ch: string, index: number, depth: number) => boolean | void): void {
   let depth = 0;
   let inClass = false;
-  let from = 0;
   for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
+    const ch = pattern[i]!;
     if (ch === '\\') {
       i++;
       continue;
@@ -126,32 +128,25 @@ function splitTopLevelSlashes(pattern: string): string[] {
     if (ch === '[') inClass = true;
     else if (ch === '(') depth++;
     else if (ch === ')') depth--;
-    else if (ch === '/' && depth === 0) {
+    else if (visit(ch, i, depth)) return;
+  }
+}
+
+function splitTopLevelSlashes(pattern: string): string[] {
+  const pieces: string[] = [];
+  let from = 0;
+  walkTopLevel(pattern, (ch, i, depth) => {
+    if (ch === '/' && depth === 0) {
       pieces.push(pattern.slice(from, i));
       from = i + 1;
     }
-  }
+  });
   pieces.push(pattern.slice(from));
   return pieces;
 }
 
 function hasTopLevelAlternation(pattern: string): boolean {
-  let depth = 0;
-  let inClass = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
-    if (ch === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (ch === ']') inClass = false;
-      continue;
-    }
-    if (ch === '[') inClass = true;
-    else if (ch === '(') depth++;
-    else if (ch === ')') depth--;
-    else if (ch === '|' && depth <= 0) return true;
-  }
-  return false;
+  let found = false;
+  walkTopLevel(pattern, (ch, _i, depth) => (found = ch === '|' && depth <= 0));
+  return found;
 }
