@@ -59,15 +59,19 @@ export async function serveRequest(request: Request, table: CompiledTable | unde
   try {
     response = await route(request, url, table, deps, requestId, served);
   } catch (err) {
-    // Last line of defence: a bug must still answer with JSON naming the route, never a stack trace.
+    // Last line of defence: a bug must still answer with JSON (naming the route in debug), never a stack trace.
     deps.log({ level: 'error', msg: 'unhandled gateway error', route: served.route, requestId, error: String(err) });
-    response = new Response(JSON.stringify({ error: 'internal_error', route: served.route ?? null, requestId }), {
+    const body = { error: 'internal_error', ...(deps.debugHeaders ? { route: served.route ?? null } : {}), requestId };
+    response = new Response(JSON.stringify(body), {
       status: 500,
       headers: { 'content-type': 'application/json; charset=utf-8' },
     });
   }
-  if (deps.debugHeaders && response.status !== 101) {
+  if (response.status !== 101) {
+    // The id is no internal name and finds the request's log line; route, backend and cluster are only for debugging.
     response.headers.set('x-request-id', requestId);
+  }
+  if (deps.debugHeaders && response.status !== 101) {
     if (served.route) response.headers.set('x-edgeway-route', served.route);
     if (served.backend) response.headers.set('x-edgeway-backend', served.backend);
     if (served.cluster) response.headers.set('x-edgeway-cluster', served.cluster);
@@ -101,7 +105,7 @@ async function route(
 ): Promise<Response> {
   const fail = (code: DegradedCode, detail?: string, headers?: HeadersInit) => {
     served.error = code;
-    return degradedResponse(code, { route: served.route, backend: served.backend, requestId, detail }, headers);
+    return degradedResponse(code, { route: served.route, backend: served.backend, requestId, detail, debug: deps.debugHeaders }, headers);
   };
   if (url.pathname.length + url.search.length > MAX_TARGET_LENGTH) return fail('uri_too_long');
   const hostHeader = (request.headers.get('host') ?? url.host).toLowerCase();

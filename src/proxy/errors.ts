@@ -16,21 +16,29 @@ export const DEGRADED = {
 
 export type DegradedCode = keyof typeof DEGRADED;
 
+/** Codes whose detail names our own configuration (a Backend), not something the client sent. */
+const INTERNAL_DETAIL: ReadonlySet<DegradedCode> = new Set(['invalid_backend']);
+
 export interface ErrorContext {
   route?: string | undefined;
   backend?: string | undefined;
   requestId: string;
   detail?: string | undefined;
+  /**
+   * DEBUG_HEADERS on: the body names the route and backend. Off (production default): only the error, a generic
+   * message and the requestId, which finds the full story in the request's log line.
+   */
+  debug?: boolean | undefined;
 }
 
-/** JSON error body naming the route; never a stack trace. */
+/** JSON error body; never a stack trace. Internal names only with `debug`. */
 export function degradedResponse(code: DegradedCode, ctx: ErrorContext, extraHeaders?: HeadersInit): Response {
   const { status, message } = DEGRADED[code];
+  const detail = ctx.detail && (ctx.debug || !INTERNAL_DETAIL.has(code)) ? ctx.detail : undefined;
   const body = {
     error: code,
-    message: ctx.detail ? `${message}: ${ctx.detail}` : message,
-    route: ctx.route ?? null,
-    backend: ctx.backend ?? null,
+    message: detail ? `${message}: ${detail}` : message,
+    ...(ctx.debug ? { route: ctx.route ?? null, backend: ctx.backend ?? null } : {}),
     requestId: ctx.requestId,
   };
   const headers = new Headers(extraHeaders);
