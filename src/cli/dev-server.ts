@@ -153,23 +153,26 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
   const bundle = await bundleWorker(options.entry ?? 'src/index.ts');
   let allowed = new Set(endpointHosts(initial));
   const host = options.host ?? '127.0.0.1';
+  const miniflareOptions = (listenHost: string, port: number) =>
+    convertV4MiniflareOptions({
+      modules: true,
+      scriptPath: bundle.scriptPath,
+      compatibilityDate: wrangler.compatibilityDate,
+      compatibilityFlags: wrangler.compatibilityFlags,
+      kvNamespaces: wrangler.kvNamespaces,
+      durableObjects: wrangler.durableObjects,
+      bindings: { ...wrangler.vars, EDGEWAY_ENV: 'dev', DEBUG_HEADERS: 'on', TABLE_REFRESH_SECONDS: '0.5', ...options.bindings },
+      host: listenHost,
+      port,
+      cf: options.cf ?? DEV_CF,
+      outboundService: resolveOverrideOutbound({ allowHost: (h) => LOOPBACK.has(h) || allowed.has(h) }),
+    });
+  // A known port must not answer before the table is in KV (a request there would get 503 table_unavailable):
+  // start on a private ephemeral loopback port, seed KV, then move to the requested port. Storage survives the move.
+  const movePort = options.port !== 0;
   let miniflare: Miniflare;
   try {
-    miniflare = new Miniflare(
-      convertV4MiniflareOptions({
-        modules: true,
-        scriptPath: bundle.scriptPath,
-        compatibilityDate: wrangler.compatibilityDate,
-        compatibilityFlags: wrangler.compatibilityFlags,
-        kvNamespaces: wrangler.kvNamespaces,
-        durableObjects: wrangler.durableObjects,
-        bindings: { ...wrangler.vars, EDGEWAY_ENV: 'dev', DEBUG_HEADERS: 'on', TABLE_REFRESH_SECONDS: '0.5', ...options.bindings },
-        host,
-        port: options.port,
-        cf: options.cf ?? DEV_CF,
-        outboundService: resolveOverrideOutbound({ allowHost: (h) => LOOPBACK.has(h) || allowed.has(h) }),
-      }),
-    );
+    miniflare = new Miniflare(movePort ? miniflareOptions('127.0.0.1', 0) : miniflareOptions(host, 0));
   } catch (e) {
     await rm(bundle.dir, { recursive: true, force: true });
     throw e;
@@ -216,6 +219,10 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
   try {
     url = await miniflare.ready;
     await write(initial);
+    if (movePort) {
+      await miniflare.setOptions(miniflareOptions(host, options.port));
+      url = await miniflare.ready;
+    }
   } catch (e) {
     await dispose();
     throw e;

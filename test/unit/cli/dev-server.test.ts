@@ -1,6 +1,7 @@
 /** The dev gateway: bundles src/index.ts, seeds KV, serves through the outbound hook, and keeps the last good table. */
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -136,4 +137,50 @@ describe('startDevGateway with a watched routes directory', () => {
     expect(fixed).toMatchObject({ ok: true, changed: true, version: 2 });
     expect(await pointerVersion(gw)).toBe(2);
   }, 60_000);
+});
+
+/** A port nothing listens on right now. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = http.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+describe('startDevGateway on a known port', () => {
+  let upstream: Upstream;
+  let gw: DevGateway | undefined;
+  afterAll(async () => {
+    await gw?.dispose();
+    await upstream?.close();
+  });
+
+  it('opens the port only once the table is loaded: the very first request that connects is served', async () => {
+    upstream = await startEchoUpstream('ready');
+    const port = await freePort();
+    const starting = startDevGateway({ resources: [route('ready.example.com'), backend(upstream.port)], port }).then((g) => (gw = g));
+    // Knock on the port from the moment start is called, as a client (or a health probe) racing `edgeway dev` would.
+    let first: { status: number; body: string } | undefined;
+    let refused = 0;
+    for (let i = 0; i < 6000 && !first; i++) {
+      try {
+        first = await get(port, 'ready.example.com', '/first');
+      } catch {
+        refused++;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    await starting;
+    expect(first, 'the gateway never answered').toBeDefined();
+    expect(first!.status).toBe(200);
+    expect(JSON.parse(first!.body)).toMatchObject({ upstream: 'ready' });
+    // The knocking really did start before the gateway was up, so the test could have seen an early 503.
+    expect(refused).toBeGreaterThan(0);
+    expect(gw!.port).toBe(port);
+    expect(gw!.url).toBe(`http://127.0.0.1:${port}/`);
+    expect(await pointerVersion(gw!)).toBe(1);
+  }, 90_000);
 });
