@@ -37,6 +37,7 @@ export const VersionInfo = z.object({ version: z.number().int(), createdAt: z.st
 
 export const ReportedEndpoint = Endpoint.omit({ owner: true, stale: true }).extend({
   backend: z.strictObject({ namespace: Namespace, name: ObjectName }).describe('The Backend this endpoint serves.'),
+  sourceNamespace: Namespace.optional().describe('Namespace (in the reporting cluster) of the object that claimed the Backend.'),
 });
 export type ReportedEndpoint = z.infer<typeof ReportedEndpoint>;
 

@@ -266,7 +266,7 @@ export class CoordinatorState {
     const reported = new Map<string, Endpoint[]>();
     for (const c of [...this.clusters.values()].sort((a, b) => a.cluster.localeCompare(b.cluster)))
       for (const e of c.endpoints) {
-        const { backend, ...ep } = e;
+        const { backend, sourceNamespace: _sourceNamespace, ...ep } = e;
         const id = `${backend.namespace}/${backend.name}`;
         const list = reported.get(id) ?? [];
         list.push(Endpoint.parse({ ...ep, owner: c.cluster, ...(c.stale ? { stale: true } : {}) }));
