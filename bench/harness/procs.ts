@@ -1,5 +1,6 @@
 /** Child processes and cleanups of a bench run: everything started is stopped on exit, error or signal. */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import net from 'node:net';
 
 type Cleanup = () => unknown;
@@ -96,6 +97,29 @@ export function start(cmd: string, args: string[], opts: SpawnOptions = {}): Sta
   };
   onCleanup(stop);
   return { proc, output: () => buf, stop };
+}
+
+/**
+ * Like start(), but the child's stdout and stderr go straight to a file opened for appending: the child never
+ * blocks on a full pipe and this Node process spends nothing on its output. The file can be read and truncated
+ * between runs (appends continue at the new end).
+ */
+export function startToFile(cmd: string, args: string[], logPath: string, opts: SpawnOptions = {}): Started {
+  const fd = openSync(logPath, 'a');
+  const proc = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached: true, ...opts });
+  closeSync(fd);
+  children.add(proc);
+  proc.on('exit', () => children.delete(proc));
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    killTree(proc, 'SIGTERM');
+    const t = setTimeout(() => killTree(proc, 'SIGKILL'), 3000);
+    await exited;
+    clearTimeout(t);
+  };
+  onCleanup(stop);
+  return { proc, output: () => '', stop };
 }
 
 /** Runs a command to completion and returns its output; the child is killed if it outlives timeoutMs. */

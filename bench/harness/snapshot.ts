@@ -13,9 +13,38 @@ export interface TableOptions {
   targetHost: string;
   /** Adds a RateLimitPolicy on the target route, high enough never to deny. */
   rateLimit: boolean;
+  /**
+   * Target route without hostnames (a catch-all, matched after every host-specific route), so the gateway connects
+   * to the endpoint by its own name and needs no resolveOverride: the production-like path. Default false (the
+   * target route lists targetHost, as the dev-hook bench has always measured).
+   */
+  catchAll?: boolean;
+  /** Split the target route 90/10 over two Backends (default true); false = one Backend. */
+  split?: boolean;
+  /** Adds a RequestHeaderModifier and a ResponseHeaderModifier filter to the target rule. */
+  filters?: boolean;
 }
 
 const FILLER_BACKENDS = 25;
+
+/** What a typical API route carries: a couple of request headers set/added/removed, one response header set and one removed. */
+const TARGET_FILTERS = [
+  {
+    type: 'RequestHeaderModifier' as const,
+    requestHeaderModifier: {
+      set: [
+        { name: 'x-api-version', value: '2' },
+        { name: 'x-tenant', value: 'bench' },
+      ],
+      add: [{ name: 'x-edge', value: 'edgeway' }],
+      remove: ['x-debug'],
+    },
+  },
+  {
+    type: 'ResponseHeaderModifier' as const,
+    responseHeaderModifier: { set: [{ name: 'cache-control', value: 'no-store' }], remove: ['server'] },
+  },
+];
 
 /**
  * Deterministic (no randomness) so every run routes over the same table. The mix follows the router bench's
@@ -54,15 +83,19 @@ export function generateTable(opts: TableOptions): Snapshot {
         kind: 'HTTPRoute',
         metadata: { name: TARGET_ROUTE, namespace: TARGET_NAMESPACE },
         spec: {
-          hostnames: [opts.targetHost],
+          ...(opts.catchAll ? {} : { hostnames: [opts.targetHost] }),
           rules: [
             {
               name: 'split',
               matches: [{ path: { type: 'PathPrefix', value: TARGET_PATH_PREFIX } }],
-              backendRefs: [
-                { name: 'bench-primary', weight: 90 },
-                { name: 'bench-canary', weight: 10 },
-              ],
+              ...(opts.filters ? { filters: TARGET_FILTERS } : {}),
+              backendRefs:
+                opts.split === false
+                  ? [{ name: 'bench-primary' }]
+                  : [
+                      { name: 'bench-primary', weight: 90 },
+                      { name: 'bench-canary', weight: 10 },
+                    ],
             },
           ],
         },
