@@ -1,7 +1,8 @@
-/** Router benchmark: match latency on generated 100/1k/10k-route tables and 10k compile time (not a test). */
+/** Router benchmark: match latency on 100/1k/10k-route tables, 10k compile time, regex cost on crafted input (not a test). */
 import { pathToFileURL } from 'node:url';
 import type { CompileRoutes, MatchRequest } from '../src/routing.js';
 import { compileIndexed } from '../src/routing/indexed/index.js';
+import { compileRouteRegex } from '../src/routing/regex.js';
 import { HTTPRoute } from '../src/schema.js';
 import { seededRandom } from '../test/support/seeded.js';
 
@@ -168,7 +169,61 @@ export function runRouterBench(opts: RouterBenchOptions = {}): RouterBenchResult
   };
 }
 
+export interface RegexTiming {
+  pattern: string;
+  /** Length of the crafted input the figures are for. */
+  length: number;
+  /** RE2 (re2js, what the router runs): median of several runs at `length`, in milliseconds. */
+  re2Ms: number;
+  /** The backtracking engine the router used before (JS RegExp), measured at shorter inputs of the same shape. */
+  backtracking: { length: number; ms: number }[];
+  /** The backtracking figure extrapolated to `length` from the longest measured input (it doubles per character). */
+  backtrackingEstimateMs: number;
+}
+
+/**
+ * The two patterns of issue 10 on crafted input (a run of word characters that can be split many ways, then a
+ * character that makes the match fail). The old engine is only run up to `budgetMs` per input: at 40 characters
+ * it would take minutes to hours, so that figure is extrapolated and labelled as such.
+ */
+export function runRegexBench(budgetMs = 250): RegexTiming[] {
+  const cases = [
+    { pattern: '/files/([a-z0-9]+)+\\.txt', input: (n: number) => '/files/' + 'a'.repeat(n - 7) },
+    { pattern: '(\\w+\\s?)*$', input: (n: number) => 'a'.repeat(n - 1) + '!' },
+  ];
+  const length = 40;
+  return cases.map(({ pattern, input }) => {
+    const re2 = compileRouteRegex(pattern);
+    const text = input(length);
+    const runs: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const t0 = performance.now();
+      if (re2.testExact(text)) throw new Error('crafted input must not match');
+      runs.push(performance.now() - t0);
+    }
+    const js = new RegExp(`^(?:${pattern})$`);
+    const backtracking: { length: number; ms: number }[] = [];
+    for (let n = 16; n < length; n++) {
+      const t0 = performance.now();
+      js.test(input(n));
+      const ms = performance.now() - t0;
+      backtracking.push({ length: n, ms: Math.round(ms * 100) / 100 });
+      if (ms > budgetMs) break;
+    }
+    const last = backtracking.at(-1)!;
+    return {
+      pattern,
+      length,
+      re2Ms: Math.round(median(runs) * 1000) / 1000,
+      backtracking,
+      backtrackingEstimateMs: Math.round(last.ms * 2 ** (length - last.length)),
+    };
+  });
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const headers = process.argv.includes('--map-headers') ? 'map' : 'fetch';
-  console.log(JSON.stringify(runRouterBench({ headers })));
+  const router = runRouterBench({ headers });
+  const regex = process.argv.includes('--no-regex') ? undefined : runRegexBench();
+  console.log(JSON.stringify(regex ? { ...router, regex } : router));
 }

@@ -1,4 +1,4 @@
-/** Path handling for route matching: prefix normalisation, whole-segment prefix tests and anchored regexes. */
+/** Path handling for route matching: prefix normalisation, whole-segment prefix tests, regex segment analysis. */
 
 /** "/abc/" -> "/abc", "/" -> "": the form whose length is the prefix's precedence weight. */
 export function normalizePrefix(value: string): string {
@@ -16,11 +16,6 @@ export function prefixMatches(prefix: string, path: string): boolean {
   return path.length === prefix.length || path.charCodeAt(prefix.length) === 47; /* / */
 }
 
-/** Gateway API regexes are full matches; wrapping keeps top-level alternation inside the anchors. */
-export function anchoredRegExp(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`);
-}
-
 const META = new Set(['\\', '^', '$', '.', '|', '?', '*', '+', '(', ')', '[', ']', '{', '}']);
 const QUANTIFIER = new Set(['?', '*', '+', '{']);
 
@@ -33,6 +28,9 @@ const QUANTIFIER = new Set(['?', '*', '+', '{']);
  * "/api/v[0-9]+/users/[0-9]+" -> [[1, "api"], [3, "users"]]; "/a|/b" -> []; "/api/?x" -> [].
  */
 export function regexSegmentLiterals(pattern: string): Array<[number, string]> {
+  // RE2 syntax the scanner does not model: \Q...\E quotes metacharacters, and "]" first in a class is a literal.
+  // Giving up is always safe (no pin); guessing could hide a match.
+  if (pattern.includes('\\Q') || /\[\^?\]/.test(pattern)) return [];
   if (hasTopLevelAlternation(pattern)) return [];
   const pieces = splitTopLevelSlashes(pattern);
   if (pieces[0] !== '') return [];

@@ -25,8 +25,8 @@
  *
  * Match semantics: PathPrefix matches whole segments (`/abc` matches `/abc`, `/abc/`, `/abc/def`, not `/abcd`; a
  * trailing "/" in the prefix is ignored; `/` matches everything); Exact is case-sensitive and `/abc` does not
- * match `/abc/`; a match without a path is PathPrefix "/". RegularExpression (path, header, query) is a JS RegExp
- * anchored as a full match `^(?:...)$`, compiled once. Header names are case-insensitive, query names
+ * match `/abc/`; a match without a path is PathPrefix "/". RegularExpression (path, header, query) is RE2 syntax,
+ * a full match of the whole value, run in linear time (src/routing/regex.ts) and compiled once per pattern. Header names are case-insensitive, query names
  * case-sensitive, values exact or regex; a repeated name inside one match counts once (first entry). The matches
  * of a rule are ORed; inside one match path, headers, queryParams and method are ANDed.
  */
@@ -34,7 +34,8 @@ import type { HTTPRoute, HTTPRouteMatch, HTTPRouteRule } from '../schema.js';
 import type { RouteMatch } from '../routing.js';
 import { compileConditions, type Conditions } from './conditions.js';
 import { routeHosts, type RouteHost } from './hostname.js';
-import { anchoredRegExp, normalizePrefix, regexSegmentLiterals } from './path.js';
+import { normalizePrefix, regexSegmentLiterals } from './path.js';
+import { compileRouteRegex, type RouteRegex } from './regex.js';
 
 export const PathKind = { Exact: 0, RegularExpression: 1, PathPrefix: 2 } as const;
 export type PathKind = (typeof PathKind)[keyof typeof PathKind];
@@ -51,7 +52,8 @@ export interface Entry {
   plain: boolean;
   /** Prebuilt, frozen result: matching allocates nothing. */
   result: RouteMatch;
-  regex: RegExp | null;
+  /** RegularExpression entries: the compiled pattern (RE2, full match). */
+  regex: RouteRegex | null;
   /** Regex entries: a path segment the regex pins to a literal (0 = none), checked before running the regex. */
   pinPosition: number;
   pinLiteral: string;
@@ -127,18 +129,19 @@ export function expandRoutes(routes: readonly HTTPRoute[]): Entry[] {
 
 /**
  * Big tables repeat the same few patterns across many routes; compiling and analysing each once per snapshot saves
- * compile time and memory. Sharing a RegExp is safe: they carry no g/y flag, so `test` keeps no state.
+ * compile time and memory (an RE2 compile costs tens of microseconds). Sharing is safe: a full-match test keeps no
+ * per-call state.
  */
 interface RegexCache {
-  paths: Map<string, { regex: RegExp; pin: [number, string] | undefined }>;
-  values: Map<string, RegExp>;
+  paths: Map<string, { regex: RouteRegex; pin: [number, string] | undefined }>;
+  values: Map<string, RouteRegex>;
 }
 
-function pathRegex(pattern: string, cache: RegexCache): { regex: RegExp; pin: [number, string] | undefined } {
+function pathRegex(pattern: string, cache: RegexCache): { regex: RouteRegex; pin: [number, string] | undefined } {
   let c = cache.paths.get(pattern);
   if (c === undefined) {
     // The deepest pinned segment is usually the most selective one (".../<resource>/...").
-    c = { regex: anchoredRegExp(pattern), pin: regexSegmentLiterals(pattern).at(-1) };
+    c = { regex: compileRouteRegex(pattern), pin: regexSegmentLiterals(pattern).at(-1) };
     cache.paths.set(pattern, c);
   }
   return c;

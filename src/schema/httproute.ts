@@ -2,14 +2,12 @@
 import { z } from 'zod';
 import { Duration, parseDuration } from './duration.js';
 import { HeaderName, Hostname, HTTPMethod, Metadata, ObjectName, Namespace } from './common.js';
+import { routeRegexError } from '../routing/regex.js';
 
-const compiles = (pattern: string) => {
-  try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
-  }
+/** RE2 syntax, as the gateway matches it (src/routing/regex.ts): null when usable, else why not. */
+const regexIssue = (pattern: string): string | null => {
+  const why = routeRegexError(pattern);
+  return why === null ? null : `is not a valid RE2 regular expression (${why}); RE2 has no backreferences or lookaround`;
 };
 
 export const PathMatch = z
@@ -19,7 +17,8 @@ export const PathMatch = z
   })
   .superRefine((p, ctx) => {
     if (p.type === 'RegularExpression') {
-      if (!compiles(p.value)) ctx.addIssue({ code: 'custom', path: ['value'], message: 'is not a valid regular expression' });
+      const issue = regexIssue(p.value);
+      if (issue) ctx.addIssue({ code: 'custom', path: ['value'], message: issue });
     } else if (!p.value.startsWith('/')) {
       ctx.addIssue({ code: 'custom', path: ['value'], message: 'must start with "/"' });
     } else if (/\/\/|\/\.\.?(\/|$)|[?#]/.test(p.value)) {
@@ -35,8 +34,8 @@ const ValueMatch = (what: string) =>
       value: z.string().max(4096),
     })
     .superRefine((m, ctx) => {
-      if (m.type === 'RegularExpression' && !compiles(m.value))
-        ctx.addIssue({ code: 'custom', path: ['value'], message: 'is not a valid regular expression' });
+      const issue = m.type === 'RegularExpression' ? regexIssue(m.value) : null;
+      if (issue) ctx.addIssue({ code: 'custom', path: ['value'], message: issue });
     });
 
 export const HTTPRouteMatch = z.strictObject({

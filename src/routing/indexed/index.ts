@@ -125,7 +125,7 @@ function indexRegexes(g: Group, sorted: Entry[]): void {
 
 /** A cold regex is costly to run in a 10k table; a pinned segment rules most paths out first. */
 function regexMatches(e: Entry, path: string): boolean {
-  return (e.pinPosition === 0 || segmentIs(path, e.pinPosition, e.pinLiteral)) && e.regex!.test(path);
+  return (e.pinPosition === 0 || segmentIs(path, e.pinPosition, e.pinLiteral)) && e.regex!.testExact(path);
 }
 
 function entryMatches(e: Entry, path: string): boolean {

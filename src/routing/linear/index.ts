@@ -10,7 +10,7 @@ function pathMatches(e: Entry, path: string): boolean {
     case PathKind.Exact:
       return path === e.path;
     case PathKind.RegularExpression:
-      return e.regex!.test(path);
+      return e.regex!.testExact(path);
     default:
       return prefixMatches(e.path, path);
   }

@@ -92,5 +92,11 @@ it('still rejects an invalid regex at compile time for a host nobody has asked f
     ...bad,
     spec: { hostnames: ['never.example.com'], rules: [{ matches: [{ path: { type: 'RegularExpression', value: '/(' } }] }] },
   } as HTTPRoute;
-  expect(() => createIndexedCompiler({ lazyGroups: true })([route])).toThrow(SyntaxError);
+  expect(() => createIndexedCompiler({ lazyGroups: true })([route])).toThrow(/missing closing \)/);
+  // Lookahead is valid JS but not RE2: the matcher must not fall back to a backtracking engine.
+  const lookahead = {
+    ...bad,
+    spec: { hostnames: ['never.example.com'], rules: [{ matches: [{ path: { type: 'RegularExpression', value: '/(?=a)a' } }] }] },
+  } as HTTPRoute;
+  expect(() => createIndexedCompiler({ lazyGroups: true })([lookahead])).toThrow(/unsupported Perl syntax/);
 });
