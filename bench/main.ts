@@ -1,4 +1,8 @@
-/** `npm run bench`: router figures, end-to-end load on seven targets side by side, and docs/benchmarks.md. */
+/**
+ * `npm run bench`: router figures, the production-like end-to-end run (production bundle in one plain workerd,
+ * baselines, variants, CPU per request), optionally the older Miniflare dev-path table (BENCH_DEV=1), and
+ * docs/benchmarks.md.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -6,12 +10,14 @@ import { pathToFileURL } from 'node:url';
 import { describeMachine, loadAverage } from './harness/machine.js';
 import { cleanupAll, installSignalHandlers } from './harness/procs.js';
 import { writeReport } from './harness/report.js';
+import { productionLike } from './harness/production.js';
 import { startHaproxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Server } from './harness/servers.js';
 import { generateTable, TARGET_PATH_PREFIX } from './harness/snapshot.js';
 import { ensureTools, toolVersion } from './harness/tools.js';
 import type { Results, Section, TargetId, TargetResult, Verdict } from './harness/types.js';
 import { startWorkers, targetBackendHits, workerLogLines, type WorkerSpec } from './harness/workers.js';
 import { runWrk, type LoadSettings } from './harness/wrk.js';
+import { unstable_readConfig } from 'wrangler';
 
 const ROOT = process.cwd();
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -28,13 +34,23 @@ function envNumber(name: string, fallback: number): number {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
+/** Load of the dev-hook table (section 2b, BENCH_DEV=1), as it has always been measured. */
 const load: LoadSettings = {
-  threads: envNumber('BENCH_THREADS', 2),
+  threads: envNumber('BENCH_DEV_THREADS', 2),
   connections: envNumber('BENCH_CONNECTIONS', 32),
-  durationS: envNumber('BENCH_DURATION', QUICK ? 2 : 10),
+  durationS: envNumber('BENCH_DEV_DURATION', QUICK ? 2 : 6),
 };
 const ROUNDS = envNumber('BENCH_ROUNDS', QUICK ? 1 : 3);
 const WARMUP_S = QUICK ? 1 : 2;
+/** Production-like section: wrk -t1 -c32 as issue #14 measured; headline targets run longer than the variants. */
+const PROD_LOAD = {
+  threads: envNumber('BENCH_THREADS', 1),
+  connections: envNumber('BENCH_CONNECTIONS', 32),
+  durationS: envNumber('BENCH_DURATION', QUICK ? 2 : 8),
+  shortDurationS: envNumber('BENCH_SHORT_DURATION', QUICK ? 2 : 5),
+};
+const PROD_WARMUP_S = 1;
+const DEV_TABLE = process.env.BENCH_DEV === '1';
 /**
  * Outbound path of b, c and d (b0 always fetches straight out). Default: a small Worker in the same workerd,
  * because the Node dev hook saturates at a few hundred req/s here and would make b, c and d all hook-bound.
@@ -159,8 +175,49 @@ function gatewayIsReal(inputs: string[] | undefined): { real: boolean; note: str
   return { real, note: real ? 'src/index.ts imports the gateway modules' : 'src/index.ts is still the placeholder' };
 }
 
+/** Section 2: production-like. Returns after stopping everything it started. */
+async function production(results: Results): Promise<void> {
+  const tools = await ensureTools(['wrk', 'nginx', 'haproxy']);
+  results.versions.wrk = await toolVersion(tools.wrk!.path, ['--version']);
+  results.versions.nginx = await toolVersion(tools.nginx!.path, ['-v']);
+  results.versions.haproxy = await toolVersion(tools.haproxy!.path, ['-v']);
+  if (!tools.wrk!.path) throw new Error(`wrk missing: ${tools.wrk!.missing}`);
+  if (!tools.nginx!.path && process.env.BENCH_UPSTREAM !== 'node')
+    throw new Error(`nginx (the upstream) missing: ${tools.nginx!.missing}; BENCH_UPSTREAM=node uses a Node upstream instead`);
+  const upstream =
+    process.env.BENCH_UPSTREAM === 'node' || !tools.nginx!.path ? await startNodeUpstream() : await startNginxUpstream(tools.nginx!.path);
+  results.upstream = upstream.describe;
+  const wr = unstable_readConfig({ config: join(ROOT, 'wrangler.toml') });
+  const wanted = process.env.BENCH_TARGETS ? new Set(process.env.BENCH_TARGETS.split(',').map((x) => x.trim())) : null;
+  try {
+    await productionLike(
+      {
+        quick: QUICK,
+        rounds: ROUNDS,
+        durationS: PROD_LOAD.durationS,
+        shortDurationS: PROD_LOAD.shortDurationS,
+        warmupS: PROD_WARMUP_S,
+        connections: PROD_LOAD.connections,
+        threads: PROD_LOAD.threads,
+        wanted,
+        nginx: tools.nginx!.path,
+        haproxy: tools.haproxy!.path,
+        wrk: tools.wrk!.path,
+        upstream,
+        debugHeadersDefault: String((wr.vars as Record<string, unknown>)?.DEBUG_HEADERS ?? 'on'),
+      },
+      results.prod,
+      results.errors,
+    );
+    if (results.prod.bundleInputs.length) results.gateway = gatewayIsReal(results.prod.bundleInputs);
+  } finally {
+    await cleanupAll();
+  }
+}
+
+/** Section 2b (BENCH_DEV=1): the Miniflare dev path the bench measured before issue #14. */
 async function endToEnd(results: Results): Promise<void> {
-  const wanted = new Set((process.env.BENCH_TARGETS ?? 'a,b0,b,c,d,e,f').split(',').map((s) => s.trim()));
+  const wanted = new Set((process.env.BENCH_DEV_TARGETS ?? 'a,b0,b,c,d,e,f').split(',').map((s) => s.trim()));
   const targets = new Map<TargetId, TargetResult>();
   for (const id of Object.keys(LABELS) as TargetId[]) {
     if (!wanted.has(id)) continue;
@@ -377,62 +434,39 @@ function ratiosAndVerdicts(results: Results): void {
     for (const name of ['router match, 10k routes', 'router match, 10k vs 100 routes', 'router compile, 10k routes'])
       results.verdicts.push({ name, target: '', measured: results.router.status, holds: null, note: results.router.reason.split('\n')[0] });
   }
+  prodVerdicts(results, v);
+}
+
+/** The issue #14 targets, judged on the production-like run only. */
+function prodVerdicts(
+  results: Results,
+  v: (name: string, target: string, measured: number | null, fmt: (n: number) => string, ok: (n: number) => boolean) => Verdict,
+): void {
+  const t = (id: string) => results.prod.targets.find((x) => x.id === id);
   // A target answering errors is fast for the wrong reason: its ratios are not evidence.
-  const invalid = (id: TargetId) => {
+  const invalid = (id: string) => {
     const x = t(id);
     const total = x?.rounds.reduce((a, r) => a + r.requests, 0) ?? 0;
     return x && total > 0 && (x.non2xx + x.socketErrors) / total > 0.01
       ? `${id} had ${x.non2xx} non-2xx and ${x.socketErrors} socket errors`
       : '';
   };
-  const e2eNote = (ids: TargetId[]) =>
-    [results.gateway.real ? '' : 'placeholder src/index.ts, not the gateway', ...ids.map(invalid)].filter(Boolean).join('; ') || undefined;
-  const gate = (verdict: Verdict, ids: TargetId[]): Verdict => {
-    const note = e2eNote(ids);
+  const gate = (verdict: Verdict, ids: string[]): Verdict => {
+    const note = [results.gateway.real ? '' : 'placeholder src/index.ts, not the gateway', ...ids.map(invalid)].filter(Boolean).join('; ');
     const bad = ids.some((id) => invalid(id));
     return { ...verdict, ...(note ? { note } : {}), holds: bad ? null : verdict.holds };
   };
-  results.verdicts.push(
-    gate(
-      v(
-        'Edgeway (c) vs bare Worker (b), req/s',
-        '≥ 0.85x',
-        results.ratios['c/b req/s'] ?? null,
-        (n) => `${n.toFixed(2)}x`,
-        (n) => n >= 0.85,
-      ),
-      ['b', 'c'],
-    ),
-  );
-  results.verdicts.push(
-    gate(
-      v(
-        'Edgeway (c) vs bare Worker (b), p99',
-        '≤ 1.25x',
-        results.ratios['c/b p99'] ?? null,
-        (n) => `${n.toFixed(2)}x`,
-        (n) => n <= 1.25,
-      ),
-      ['b', 'c'],
-    ),
-  );
-  const dc = gate(
-    v(
-      'rate-limited (d) vs Edgeway (c), req/s',
-      '≥ 0.7x',
-      results.ratios['d/c req/s'] ?? null,
-      (n) => `${n.toFixed(2)}x`,
-      (n) => n >= 0.7,
-    ),
-    ['c', 'd'],
-  );
-  if (results.rateLimitHeaders === false && dc.holds !== null)
+  const r = results.prod.ratios;
+  const x = (n: number) => `${n.toFixed(2)}x`;
+  results.verdicts.push(gate(v('Edgeway (c) vs bare Hono proxy (b), req/s', '≥ 0.85x', r['c/b req/s'] ?? null, x, (n) => n >= 0.85), ['b', 'c']));
+  results.verdicts.push(gate(v('Edgeway (c) vs bare Hono proxy (b), p99', '≤ 1.25x', r['c/b p99'] ?? null, x, (n) => n <= 1.25), ['b', 'c']));
+  const dc = gate(v('rate-limited (d) vs same route unlimited (c), req/s', '≥ 0.9x', r['d/c req/s'] ?? null, x, (n) => n >= 0.9), ['c', 'd']);
+  const dHeaders = t('d')?.probe ? Object.keys(t('d')!.probe!.headers).some((k) => /^(x-)?ratelimit/.test(k)) : null;
+  if (dHeaders === false && dc.holds !== null)
     results.verdicts.push({
       ...dc,
       holds: null,
-      note: [dc.note, 'd answered without RateLimit headers: the gateway did not apply the policy, so d is not a rate-limited measurement']
-        .filter(Boolean)
-        .join('; '),
+      note: [dc.note, 'd answered without RateLimit headers: the gateway did not apply the policy'].filter(Boolean).join('; '),
     });
   else results.verdicts.push(dc);
 }
@@ -447,6 +481,20 @@ export async function main(): Promise<number> {
   watchdog.unref();
   const results: Results = {
     mode: QUICK ? 'quick' : 'full',
+    devTable: DEV_TABLE,
+    prod: {
+      load: PROD_LOAD,
+      workers: 'not started',
+      bundle: null,
+      bundleInputs: [],
+      targets: [],
+      perRound: {},
+      ratios: {},
+      stages: [],
+      logLines: 0,
+      backendHits: {},
+      logSample: {},
+    },
     outbound: OUTBOUND,
     startedAt: new Date(t0).toISOString(),
     finishedAt: '',
@@ -477,13 +525,23 @@ export async function main(): Promise<number> {
     console.log('bench: router');
     results.router = await routerSection();
     console.log(`bench: router ${results.router.status}`);
-    console.log('bench: end to end');
+    console.log('bench: end to end, production-like');
     try {
-      await endToEnd(results);
+      await production(results);
     } catch (e) {
-      results.errors.push(`end to end: ${(e as Error).stack ?? e}`);
+      results.errors.push(`production-like: ${(e as Error).stack ?? e}`);
     } finally {
       await cleanupAll();
+    }
+    if (DEV_TABLE) {
+      console.log('bench: end to end, Miniflare dev path (BENCH_DEV=1)');
+      try {
+        await endToEnd(results);
+      } catch (e) {
+        results.errors.push(`end to end (dev path): ${(e as Error).stack ?? e}`);
+      } finally {
+        await cleanupAll();
+      }
     }
     console.log('bench: rate-limit accuracy');
     results.rateLimit = await rateLimitSection();

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from 'prettier';
-import type { Results, Section, TargetResult } from './types.js';
+import type { ProdTarget, Results, Section } from './types.js';
 
 const ROOT = process.cwd();
 const CHART = 'bench/results/chart.svg';
@@ -36,7 +36,7 @@ const tickLabel = (v: number) => (v >= 1000 ? `${v / 1000}k` : `${+v.toPrecision
 
 /** Grouped bars: req/s on the left axis, p99 on the right (both log scale), one group per target. */
 export function renderChart(r: Results): string {
-  const ts = r.targets.filter((t): t is TargetResult & { median: NonNullable<TargetResult['median']> } => !!t.median);
+  const ts = r.prod.targets.filter((t): t is ProdTarget & { median: NonNullable<ProdTarget['median']> } => !!t.median);
   const W = 880;
   const H = 420;
   const m = { l: 70, r: 70, t: 56, b: 96 };
@@ -57,7 +57,7 @@ export function renderChart(r: Results): string {
     `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">Edgeway bench (${r.mode} run, ${esc(r.startedAt.slice(0, 16).replace('T', ' '))} UTC): median req/s and p99 per target</text>`,
   );
   out.push(
-    `<text x="${W / 2}" y="38" text-anchor="middle" fill="#555">wrk -t${r.load.threads} -c${r.load.connections}, ${r.rounds} x ${r.load.durationS}s rounds, ${r.machine.nproc} cores (${esc(r.machine.cpuModel)}), Worker outbound via ${r.outbound === 'hook' ? 'Node dev hook' : 'in-workerd Worker'}; both axes log scale</text>`,
+    `<text x="${W / 2}" y="38" text-anchor="middle" fill="#555">production-like: wrk -t${r.prod.load.threads} -c${r.prod.load.connections}, ${r.rounds} rounds, ${r.machine.nproc} cores (${esc(r.machine.cpuModel)}), production bundle in one workerd; both axes log scale</text>`,
   );
   for (let v = rLo; v <= rHi * 1.0001; v *= 10) {
     const yy = y(v, rLo, rHi);
@@ -205,86 +205,90 @@ export async function writeReport(r: Results): Promise<string> {
   L.push('## 1. Router', '');
   L.push(sectionText(r.router, routerText));
 
-  L.push('## 2. End to end', '');
-  L.push(
-    `Load: \`wrk -t${r.load.threads} -c${r.load.connections} -d${r.load.durationS}s --latency\` with \`Host: api.bench.test\`, ` +
-      `${r.rounds} round(s) per target after a ${r.warmupS} s warm-up each, rounds interleaved across targets with the order rotated each round; figures are medians over rounds, ratios are from this run's medians.`,
-    '',
-  );
-  L.push(
-    `- Upstream (a): ${r.upstream} on loopback. nginx was chosen over a Node server because it is steadier and uses less of the 2 cores the proxies under test need (BENCH_UPSTREAM=node switches).`,
-  );
-  L.push(
-    `- Workers (b0, b, c, d): ${r.workers}. Bundled with esbuild from the same sources \`wrangler deploy\` uses; c/d get wrangler.toml's bindings (KV, Durable Objects, vars) and a seeded ${'1k'}-route snapshot (bench/harness/snapshot.ts) whose target route splits 90/10 over two Backends, both pointing at the upstream.`,
-  );
-  const hookNote =
-    'Edgeway reaches origins with `fetch(<client URL>, { cf: { resolveOverride } })`. workerd ignores resolveOverride, so in dev something must emulate it, and that costs what production does not pay. ' +
-    'b, c and d all take the same emulated path, so c/b and d/c compare like with like; b0 is the same bare Worker fetching the upstream URL directly, so b/b0 shows what the emulation costs. Absolute Worker figures are therefore pessimistic; the ratios are the point.';
-  L.push(
-    r.outbound === 'worker'
-      ? `- **Outbound path (this run: in-workerd outbound Worker).** ${hookNote} Here a small outbound Worker in the same workerd (bench/outbound-worker.ts) rewrites the URL to the override host (the upstream then sees 127.0.0.1 as Host, which the static upstream ignores). The repo's dev/test hook, src/dev/outbound.ts, sends every fetch workerd → Node → upstream; on this machine it tops out at a few hundred req/s, so with it b, c and d are all hook-bound and c/b drifts to ~1 whatever Edgeway costs. \`BENCH_OUTBOUND=hook npm run bench\` measures with that hook instead.`
-      : `- **Outbound path (this run: Node dev hook src/dev/outbound.ts).** ${hookNote} The hook sends every fetch workerd → Node → upstream and tops out at a few hundred req/s here, so b, c and d may all be hook-bound, which pulls c/b towards 1 whatever Edgeway costs; the default run uses an in-workerd outbound Worker (bench/outbound-worker.ts) instead.`,
-  );
-  L.push(
-    `- Miniflare puts its outbound interceptor Worker in front of every Worker's fetches (b0 included) — dev-only cost. The Workers' log lines (${r.workerLogLines} this run) are counted and dropped instead of being piped through the Node process.`,
-  );
-  L.push(
-    "- nginx (e) and haproxy (f) run with configs written to a temp dir, one worker/thread each (like workerd's one JS thread), upstream keep-alive on, non-daemon, stopped at the end.",
-  );
-  L.push(
-    '- Everything (wrk, proxies, workerd, the Node process, upstream) shares the same 2 cores, so every figure includes that contention.',
-    '',
-  );
-  L.push(`![median req/s and p99 per target (log scales)](../${CHART})`, '');
-  L.push('| id | target | req/s | p50 ms | p99 ms | req/s vs b | p99 vs b | non-2xx | socket errors | req/s per round |');
-  L.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-  for (const t of r.targets) {
-    if (!t.median) {
-      L.push(`| ${t.id} | ${cell(t.label)} | — | — | — | — | — | — | — | not measured: ${cell(t.reason ?? 'no successful round')} |`);
-      continue;
+  L.push('## 2. End to end, production-like', '');
+  prodSection(r, L);
+  if (r.devTable) {
+    L.push('## 2b. End to end through the Miniflare dev path (BENCH_DEV=1)', '');
+    L.push('The table the bench printed before issue #14, kept for comparison: Miniflare, esbuild bundles, an emulated resolveOverride, the Miniflare outbound interceptor. Not production-like; no verdict is drawn from it.', '');
+    L.push(
+      `Load: \`wrk -t${r.load.threads} -c${r.load.connections} -d${r.load.durationS}s --latency\` with \`Host: api.bench.test\`, ` +
+        `${r.rounds} round(s) per target after a ${r.warmupS} s warm-up each, rounds interleaved across targets with the order rotated each round; figures are medians over rounds, ratios are from this run's medians.`,
+      '',
+    );
+    L.push(
+      `- Upstream (a): ${r.upstream} on loopback. nginx was chosen over a Node server because it is steadier and uses less of the 2 cores the proxies under test need (BENCH_UPSTREAM=node switches).`,
+    );
+    L.push(
+      `- Workers (b0, b, c, d): ${r.workers}. Bundled with esbuild from the same sources \`wrangler deploy\` uses; c/d get wrangler.toml's bindings (KV, Durable Objects, vars) and a seeded ${'1k'}-route snapshot (bench/harness/snapshot.ts) whose target route splits 90/10 over two Backends, both pointing at the upstream.`,
+    );
+    const hookNote =
+      'Edgeway reaches origins with `fetch(<client URL>, { cf: { resolveOverride } })`. workerd ignores resolveOverride, so in dev something must emulate it, and that costs what production does not pay. ' +
+      'b, c and d all take the same emulated path, so c/b and d/c compare like with like; b0 is the same bare Worker fetching the upstream URL directly, so b/b0 shows what the emulation costs. Absolute Worker figures are therefore pessimistic; the ratios are the point.';
+    L.push(
+      r.outbound === 'worker'
+        ? `- **Outbound path (this run: in-workerd outbound Worker).** ${hookNote} Here a small outbound Worker in the same workerd (bench/outbound-worker.ts) rewrites the URL to the override host (the upstream then sees 127.0.0.1 as Host, which the static upstream ignores). The repo's dev/test hook, src/dev/outbound.ts, sends every fetch workerd → Node → upstream; on this machine it tops out at a few hundred req/s, so with it b, c and d are all hook-bound and c/b drifts to ~1 whatever Edgeway costs. \`BENCH_OUTBOUND=hook npm run bench\` measures with that hook instead.`
+        : `- **Outbound path (this run: Node dev hook src/dev/outbound.ts).** ${hookNote} The hook sends every fetch workerd → Node → upstream and tops out at a few hundred req/s here, so b, c and d may all be hook-bound, which pulls c/b towards 1 whatever Edgeway costs; the default run uses an in-workerd outbound Worker (bench/outbound-worker.ts) instead.`,
+    );
+    L.push(
+      `- Miniflare puts its outbound interceptor Worker in front of every Worker's fetches (b0 included) — dev-only cost. The Workers' log lines (${r.workerLogLines} this run) are counted and dropped instead of being piped through the Node process.`,
+    );
+    L.push(
+      "- nginx (e) and haproxy (f) run with configs written to a temp dir, one worker/thread each (like workerd's one JS thread), upstream keep-alive on, non-daemon, stopped at the end.",
+    );
+    L.push(
+      '- Everything (wrk, proxies, workerd, the Node process, upstream) shares the same 2 cores, so every figure includes that contention.',
+      '',
+    );
+    L.push('| id | target | req/s | p50 ms | p99 ms | req/s vs b | p99 vs b | non-2xx | socket errors | req/s per round |');
+    L.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    for (const t of r.targets) {
+      if (!t.median) {
+        L.push(`| ${t.id} | ${cell(t.label)} | — | — | — | — | — | — | — | not measured: ${cell(t.reason ?? 'no successful round')} |`);
+        continue;
+      }
+      const vb = b ? `${f2(t.median.rps / b.rps)}x` : '—';
+      const pb = b ? `${f2(t.median.p99Ms / b.p99Ms)}x` : '—';
+      L.push(
+        `| ${t.id} | ${cell(t.label)} | ${f0(t.median.rps)} | ${f2(t.median.p50Ms)} | ${f2(t.median.p99Ms)} | ${vb} | ${pb} | ${t.non2xx} | ${t.socketErrors} | ${t.rounds.map((x) => f0(x.rps)).join(', ')} |`,
+      );
     }
-    const vb = b ? `${f2(t.median.rps / b.rps)}x` : '—';
-    const pb = b ? `${f2(t.median.p99Ms / b.p99Ms)}x` : '—';
-    L.push(
-      `| ${t.id} | ${cell(t.label)} | ${f0(t.median.rps)} | ${f2(t.median.p50Ms)} | ${f2(t.median.p99Ms)} | ${vb} | ${pb} | ${t.non2xx} | ${t.socketErrors} | ${t.rounds.map((x) => f0(x.rps)).join(', ')} |`,
-    );
-  }
-  L.push('');
-  L.push('What each target is:', '');
-  for (const t of r.targets) L.push(`- **${t.id}** ${cell(t.describe)}${t.probe ? ` — first response: ${t.probe.status}` : ''}`);
-  L.push('');
-  L.push('| ratio (this run) | value |', '| --- | ---: |');
-  for (const [k, v] of Object.entries(r.ratios)) L.push(`| ${k} | ${v === null ? '—' : `${f2(v)}x`} |`);
-  L.push('');
-  const spread = Object.entries(r.perRound).filter(([, xs]) => xs.length > 1);
-  if (spread.length) {
-    L.push('Per-round ratios (spread shows the noise):', '');
-    for (const [k, xs] of spread) L.push(`- ${k}: ${xs.map(f2).join(', ')}`);
     L.push('');
-  }
-  for (const id of ['c', 'd']) {
-    const t = byId(id);
-    if (!t?.probe) continue;
-    const dbg = Object.entries(t.probe.headers).filter(
-      ([k]) => k.startsWith('x-edgeway') || k.startsWith('ratelimit') || k.startsWith('x-ratelimit'),
-    );
-    L.push(
-      `- First response of **${id}** to the bench request: status ${t.probe.status}${dbg.length ? `, ${dbg.map(([k, v]) => `\`${k}: ${v}\``).join(', ')}` : ' (no x-edgeway-* or RateLimit headers)'}.`,
-    );
-  }
-  const primary = r.backendHits['bench-primary'] ?? 0;
-  const canary = r.backendHits['bench-canary'] ?? 0;
-  if (primary + canary > 0)
-    L.push(
-      `- Observed split on the target route (c and d, from the gateway's log lines): bench-primary ${((100 * primary) / (primary + canary)).toFixed(1)}%, bench-canary ${((100 * canary) / (primary + canary)).toFixed(1)}% of ${primary + canary} requests (configured 90/10).`,
-    );
-  else if (r.workerLogLines === 0) L.push('- The gateway wrote no log lines, so the 90/10 split could not be checked from them.');
-  if (r.rateLimitHeaders === false)
-    L.push(
-      '- **d answered without RateLimit headers**: the gateway did not apply the policy, so d measured Edgeway without rate limiting.',
-    );
-  L.push('');
+    L.push('What each target is:', '');
+    for (const t of r.targets) L.push(`- **${t.id}** ${cell(t.describe)}${t.probe ? ` — first response: ${t.probe.status}` : ''}`);
+    L.push('');
+    L.push('| ratio (this run) | value |', '| --- | ---: |');
+    for (const [k, v] of Object.entries(r.ratios)) L.push(`| ${k} | ${v === null ? '—' : `${f2(v)}x`} |`);
+    L.push('');
+    const spread = Object.entries(r.perRound).filter(([, xs]) => xs.length > 1);
+    if (spread.length) {
+      L.push('Per-round ratios (spread shows the noise):', '');
+      for (const [k, xs] of spread) L.push(`- ${k}: ${xs.map(f2).join(', ')}`);
+      L.push('');
+    }
+    for (const id of ['c', 'd']) {
+      const t = byId(id);
+      if (!t?.probe) continue;
+      const dbg = Object.entries(t.probe.headers).filter(
+        ([k]) => k.startsWith('x-edgeway') || k.startsWith('ratelimit') || k.startsWith('x-ratelimit'),
+      );
+      L.push(
+        `- First response of **${id}** to the bench request: status ${t.probe.status}${dbg.length ? `, ${dbg.map(([k, v]) => `\`${k}: ${v}\``).join(', ')}` : ' (no x-edgeway-* or RateLimit headers)'}.`,
+      );
+    }
+    const primary = r.backendHits['bench-primary'] ?? 0;
+    const canary = r.backendHits['bench-canary'] ?? 0;
+    if (primary + canary > 0)
+      L.push(
+        `- Observed split on the target route (c and d, from the gateway's log lines): bench-primary ${((100 * primary) / (primary + canary)).toFixed(1)}%, bench-canary ${((100 * canary) / (primary + canary)).toFixed(1)}% of ${primary + canary} requests (configured 90/10).`,
+      );
+    else if (r.workerLogLines === 0) L.push('- The gateway wrote no log lines, so the 90/10 split could not be checked from them.');
+    if (r.rateLimitHeaders === false)
+      L.push(
+        '- **d answered without RateLimit headers**: the gateway did not apply the policy, so d measured Edgeway without rate limiting.',
+      );
+    L.push('');
 
+  }
   L.push('## 3. Failover and rate limiting', '');
   L.push('### Rate-limit accuracy (bench/ratelimit.ts)', '');
   L.push(sectionText(r.rateLimit, (d) => genericTable(d, RATE_LIMIT_FIELDS)));
@@ -298,13 +302,20 @@ export async function writeReport(r: Results): Promise<string> {
   }
   L.push('## Running it', '');
   L.push(
-    '`npm run bench` (full: about 5 minutes, ends by itself within 10). `BENCH_QUICK=1 npm run bench` for one 2 s round per target while developing. Other knobs: `BENCH_TARGETS=a,b,c`, `BENCH_ROUNDS`, `BENCH_DURATION`, `BENCH_CONNECTIONS`, `BENCH_THREADS`, `BENCH_UPSTREAM=node`, `BENCH_OUTBOUND=hook`. Needs wrk, nginx and haproxy (Debian packages; installed with apt-get when run as root).',
+    '`npm run bench` (full: about 5 minutes, ends by itself within 10). `BENCH_QUICK=1 npm run bench` for one 2 s round per target while developing. Knobs of the production-like section: `BENCH_TARGETS=p,b,c,d` (ids of section 2), `BENCH_ROUNDS`, `BENCH_DURATION` (headline targets, s), `BENCH_SHORT_DURATION` (variants and context, s), `BENCH_CONNECTIONS`, `BENCH_THREADS`, `BENCH_UPSTREAM=node`. `BENCH_DEV=1` adds the Miniflare dev-path table (2b; `BENCH_DEV_TARGETS`, `BENCH_DEV_DURATION`, `BENCH_DEV_THREADS`, `BENCH_OUTBOUND=hook`). Needs wrk, nginx and haproxy (Debian packages; installed with apt-get when run as root, otherwise the run stops with the apt-get command to use). Figures from a busy machine (other builds or tests running) are not worth quoting: re-run on a quiet one.',
     '',
   );
   writeFileSync(join(ROOT, 'docs/benchmarks.md'), await pretty(L.join('\n'), 'docs/benchmarks.md'));
 
   const S: string[] = [];
-  S.push('', `bench ${r.mode} run (${r.durationS} s)`);
+  S.push('', `bench ${r.mode} run (${r.durationS} s), production-like`);
+  for (const t of r.prod.targets)
+    S.push(
+      `  ${t.id.padEnd(9)} ${t.label.padEnd(26)} ${t.median ? `${f0(t.median.rps).padStart(7)} req/s  p50 ${f2(t.median.p50Ms)} ms  p99 ${f2(t.median.p99Ms)} ms${t.median.cpuUsPerRequest !== null ? `  ${f0(t.median.cpuUsPerRequest)} µs CPU/req` : ''}` : `not measured: ${t.reason ?? ''}`}`,
+    );
+  for (const st of r.prod.stages)
+    if (st.cpuUs !== null) S.push(`  stage: ${st.name}: ${st.cpuUs >= 0 ? '+' : ''}${f0(st.cpuUs)} µs CPU/req (${st.how})`);
+  if (r.devTable) S.push('  dev path (BENCH_DEV=1):');
   for (const t of r.targets)
     S.push(
       `  ${t.id.padEnd(3)} ${t.label.padEnd(24)} ${t.median ? `${f0(t.median.rps).padStart(7)} req/s  p50 ${f2(t.median.p50Ms)} ms  p99 ${f2(t.median.p99Ms)} ms` : `not measured: ${t.reason ?? ''}`}`,
@@ -315,4 +326,104 @@ export async function writeReport(r: Results): Promise<string> {
     );
   S.push(`  wrote docs/benchmarks.md, ${CHART}, ${RAW}`);
   return S.join('\n');
+}
+
+const us = (n: number | null | undefined) => (n === null || n === undefined ? '—' : `${f0(n)}`);
+const signed = (n: number | null) => (n === null ? '—' : `${n >= 0 ? '+' : '−'}${f0(Math.abs(n))}`);
+
+/** Section 2: how the production-like run was set up, its table, the per-stage table and the checks. */
+function prodSection(r: Results, L: string[]): void {
+  const p = r.prod;
+  const byId = (id: string) => p.targets.find((t) => t.id === id);
+  const b = byId('b')?.median;
+  const l = p.load;
+  L.push(
+    `Load: \`wrk -t${l.threads} -c${l.connections} --latency\` with \`Host: api.bench.test\` and \`CF-Connecting-IP\`, ${r.rounds} round(s); each round runs every target once (order rotated each round) for ${l.durationS} s (p, b, c, d) or ${l.shortDurationS} s (variants, context), each after a ${'1'} s warm-up (2 s in round 1). Figures are medians over rounds; ratios are from this run's medians.`,
+    '',
+  );
+  L.push(
+    `- **Workers**: ${p.workers}. Edgeway is the bundle \`${p.bundle?.command ?? 'wrangler deploy --dry-run'}\` writes (${p.bundle ? `${(p.bundle.bytes / 1024).toFixed(0)} KiB, ${p.bundle.inputs} source files` : 'not built'}), i.e. what \`npm run deploy:dry\` uploads, with wrangler.toml's bindings and [vars] and no EDGEWAY_ENV (production mode: no dev fetch wrapper). Config generated by bench/harness/prod.ts.`,
+  );
+  L.push(
+    "- **KV**: workerd implements a `kvNamespace` binding as HTTP calls to a service; each Edgeway Worker's ROUTES is served by its own small Worker (bench/kv-worker.ts) answering GETs from a JSON module seeded with the table (pointer + snapshot). The gateway reads KV at start and on its background refresh (every 5 s), not per request, so the KV stand-in is off the request path. **Durable Objects**: the bundle's own classes (RateLimiterDO, HealthCheckerDO, CoordinatorDO) with SQL enabled, in memory, in the same process. Chosen over Miniflare because Miniflare always adds its entry/outbound machinery; plain workerd with a generated config is what production runs, minus Cloudflare's edge.",
+  );
+  L.push(
+    `- **Table**: ${'1000'} HTTPRoutes (bench/harness/snapshot.ts: exact and wildcard hosts, prefix/exact/regex paths, header matches, 20 routes on the request's host). The target route has no hostnames, so it is a catch-all matched after the host-specific routes, and the gateway connects to its endpoint by the endpoint's own name: no resolveOverride is needed, and none is emulated.`,
+  );
+  L.push(
+    `- **Upstream**: ${r.upstream} on loopback; every Worker fetches it directly through a workerd network service that allows loopback.`,
+  );
+  L.push(
+    `- **Logs**: workerd writes the Workers' console.log lines to stdout; stdout and stderr go to a file (never through the Node process), counted and truncated after each run: ${p.logLines} lines this run.`,
+  );
+  L.push(
+    '- **CPU µs/request**: the workerd process\'s utime + stime (all threads, `/proc/<pid>/stat`) over the measured run, divided by the requests wrk completed. Targets run one at a time, so the process\'s CPU in a run is that target\'s (plus a few table refresh checks). It includes workerd\'s own HTTP parsing and socket work, not only JavaScript. "above b" = this minus the bare Hono proxy\'s figure. Resolution is the kernel tick (10 ms) over several seconds of CPU: about ±1%.',
+  );
+  L.push(
+    '- Everything (wrk, workerd, nginx, this Node process) shares the same cores, so every figure includes that contention; the machine is shared with other work, so compare ratios within one run.',
+    '',
+  );
+  L.push(`![median req/s and p99 per target (log scales)](../${CHART})`, '');
+  L.push(
+    '| id | target | req/s | p50 ms | p99 ms | req/s vs b | p99 vs b | CPU µs/req | CPU µs/req above b | log lines/req | non-2xx | socket errors | req/s per round |',
+  );
+  L.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const t of p.targets) {
+    if (!t.median) {
+      L.push(`| ${t.id} | ${cell(t.label)} | — | — | — | — | — | — | — | — | — | — | not measured: ${cell(t.reason ?? 'no successful round')} |`);
+      continue;
+    }
+    const vb = b ? `${f2(t.median.rps / b.rps)}x` : '—';
+    const pb = b ? `${f2(t.median.p99Ms / b.p99Ms)}x` : '—';
+    const above = b && b.cpuUsPerRequest !== null && t.median.cpuUsPerRequest !== null ? signed(t.median.cpuUsPerRequest - b.cpuUsPerRequest) : '—';
+    const logs = t.rounds.map((x) => x.logLinesPerRequest).filter((x): x is number => x !== null);
+    L.push(
+      `| ${t.id} | ${cell(t.label)} | ${f0(t.median.rps)} | ${f2(t.median.p50Ms)} | ${f2(t.median.p99Ms)} | ${vb} | ${pb} | ${us(t.median.cpuUsPerRequest)} | ${above} | ${logs.length ? f2(logs[logs.length - 1]!) : '—'} | ${t.non2xx} | ${t.socketErrors} | ${t.rounds.map((x) => f0(x.rps)).join(', ')} |`,
+    );
+  }
+  L.push('');
+  L.push('What each target is:', '');
+  for (const t of p.targets) L.push(`- **${t.id}** ${cell(t.describe)}${t.probe ? ` — first response: ${t.probe.status}` : ''}`);
+  L.push('');
+  L.push('| ratio (this run) | value |', '| --- | ---: |');
+  for (const [k, v] of Object.entries(p.ratios)) L.push(`| ${k} | ${v === null ? '—' : `${f2(v)}x`} |`);
+  L.push('');
+  const spread = Object.entries(p.perRound).filter(([, xs]) => xs.length > 1);
+  if (spread.length) {
+    L.push('Per-round ratios (spread shows the noise):', '');
+    for (const [k, xs] of spread) L.push(`- ${k}: ${xs.map(f2).join(', ')}`);
+    L.push('');
+  }
+
+  L.push('### Where the CPU goes (by variant)', '');
+  L.push(
+    "There is no cheap per-stage timer inside the production bundle (workerd freezes `Date.now()` within a request, and src/ is not instrumented), so stages are measured as differences between targets that switch one thing: each row is the median CPU µs/request of one target minus another's, from the same run. Small differences (under ~5 µs) are within the noise of a shared machine.",
+    '',
+  );
+  L.push('| stage | CPU µs/req | req/s ratio | how |', '| --- | ---: | ---: | --- |');
+  for (const st of p.stages) L.push(`| ${cell(st.name)} | ${signed(st.cpuUs)} | ${st.rpsRatio === null ? '—' : `${f2(st.rpsRatio)}x`} | ${cell(st.how)} |`);
+  L.push('');
+
+  L.push('### Checks', '');
+  for (const id of ['c', 'd', 'v-debug', 'v-split']) {
+    const t = byId(id);
+    if (!t?.probe) continue;
+    const dbg = Object.entries(t.probe.headers).filter(
+      ([k]) => k.startsWith('x-edgeway') || k.startsWith('ratelimit') || k.startsWith('x-ratelimit') || k === 'x-request-id',
+    );
+    L.push(
+      `- First response of **${id}**: status ${t.probe.status}${dbg.length ? `, ${dbg.map(([k, v]) => `\`${k}: ${v}\``).join(', ')}` : ''}.`,
+    );
+  }
+  for (const [id, hits] of Object.entries(p.backendHits)) {
+    const primary = hits['bench-primary'] ?? 0;
+    const canary = hits['bench-canary'] ?? 0;
+    if (id === 'v-split' && primary + canary > 0)
+      L.push(
+        `- Observed split of **v-split** (from its log lines): bench-primary ${((100 * primary) / (primary + canary)).toFixed(1)}%, bench-canary ${((100 * canary) / (primary + canary)).toFixed(1)}% of ${primary + canary} requests (configured 90/10).`,
+      );
+  }
+  const sample = p.logSample['c'];
+  if (sample) L.push(`- One access-log line of **c**, as workerd wrote it: \`${cell(sample.slice(0, 400))}\``);
+  L.push('');
 }

@@ -19,6 +19,59 @@ export interface TargetResult {
   socketErrors: number;
 }
 
+/** One measured wrk run of a production-like target, with workerd's CPU time over the same run. */
+export interface ProdRound extends WrkResult {
+  /** workerd process CPU (user + system, /proc/<pid>/stat) during the run divided by requests; null for non-Workers. */
+  cpuUsPerRequest: number | null;
+  /** Lines workerd wrote (console.log) per request during the run; null for non-Workers. */
+  logLinesPerRequest: number | null;
+}
+
+export interface ProdTarget {
+  id: string;
+  /** baseline = p, b; edgeway = c, d; variant = c with one thing switched; context = upstream, nginx, haproxy. */
+  group: 'baseline' | 'edgeway' | 'variant' | 'context';
+  label: string;
+  describe: string;
+  port: number | null;
+  reason?: string;
+  probe?: { status: number; body: string; headers: Record<string, string> };
+  /** Seconds per measured run. */
+  durationS: number;
+  rounds: ProdRound[];
+  median?: { rps: number; p50Ms: number; p99Ms: number; cpuUsPerRequest: number | null };
+  non2xx: number;
+  socketErrors: number;
+}
+
+export interface Stage {
+  name: string;
+  of: string;
+  vs: string;
+  /** Median CPU µs/request of `of` minus that of `vs`. */
+  cpuUs: number | null;
+  /** req/s of `of` over `vs`. */
+  rpsRatio: number | null;
+  how: string;
+}
+
+/** Section 2: the production-like run. */
+export interface ProdResults {
+  load: LoadSettings & { shortDurationS: number };
+  workers: string;
+  bundle: { command: string; bytes: number; inputs: number } | null;
+  bundleInputs: string[];
+  targets: ProdTarget[];
+  perRound: Record<string, number[]>;
+  ratios: Record<string, number | null>;
+  stages: Stage[];
+  logLines: number;
+  /** Per target: requests per target-route Backend, from the gateway's log lines. */
+  backendHits: Record<string, Record<string, number>>;
+  /** One access-log line per Edgeway target. */
+  logSample: Record<string, string>;
+}
+
 export interface Verdict {
   name: string;
   target: string;
@@ -31,6 +84,10 @@ export type Section = { status: 'ok'; data: unknown } | { status: 'not available
 
 export interface Results {
   mode: 'quick' | 'full';
+  /** Section 2, the production-like run (the verdicts come from it). */
+  prod: ProdResults;
+  /** Whether the dev-hook table (section 2b, the Miniflare path; BENCH_DEV=1) was run. */
+  devTable: boolean;
   /** Outbound path of b, c, d: the Node dev hook, or a Worker in the same workerd. */
   outbound: 'hook' | 'worker';
   startedAt: string;
