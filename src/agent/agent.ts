@@ -12,10 +12,18 @@ import {
 import type { ReportedEndpoint } from '../admin/api.js';
 import { backoffDelay } from './backoff.js';
 import type { AgentConfig } from './config.js';
-import { desiredEndpoints, type ClusterView, type GatewayObject, type HTTPRouteObject } from './desired.js';
+import {
+  REFUSAL_REASONS,
+  desiredEndpoints,
+  type ClusterView,
+  type GatewayObject,
+  type HTTPRouteObject,
+  type Refusal,
+  type Skipped,
+} from './desired.js';
 import { EdgeClient, FatalError, SoftError } from './edge.js';
 import { LeaseElector } from './leader.js';
-import { createMetrics, type AgentMetrics } from './metrics.js';
+import { REFUSED_OBJECT_SERIES, createMetrics, type AgentMetrics } from './metrics.js';
 import { plan } from './plan.js';
 import { SupervisedInformer, describe } from './watch.js';
 
@@ -60,6 +68,9 @@ export class Agent {
   private gatewayApi: 'unknown' | 'present' | 'absent' = 'unknown';
   /** What the edge holds for this cluster as far as we know; null = unknown, next run reports everything. */
   private applied: ReportedEndpoint[] | null = null;
+  /** Objects refused in the last reconcile, by "<kind> <namespace>/<name>" (each logged once per reason). */
+  private refusals = new Map<string, Refusal>();
+  private skipped: Skipped[] = [];
   lastSyncAt = 0;
   lastPushAt = 0;
 
@@ -85,6 +96,7 @@ export class Agent {
         log: this.log,
         onChange: (leader) => {
           this.metrics.leader.set(leader ? 1 : 0);
+          if (!leader) this.resetRefusals(); // a standby computes nothing: do not export the old leader view
           // A new leader does not know what the edge holds: report everything once.
           this.applied = null;
           if (leader) this.schedule('leader');
@@ -146,6 +158,15 @@ export class Agent {
     const disc = kc.makeApiClient(DiscoveryV1Api);
     this.server = http.createServer((req, res) => void this.serveHttp(req, res));
     await new Promise<void>((resolve) => this.server!.listen(this.config.httpPort, resolve));
+    this.log({
+      level: this.config.ingressClasses.length || this.config.gatewayClasses.length ? 'info' : 'warn',
+      event: 'agent.scope',
+      ingressClasses: this.config.ingressClasses,
+      gatewayClasses: this.config.gatewayClasses,
+      claimUnannotatedIngresses: this.config.claimUnannotatedIngresses,
+      crossNamespaceGrants: this.config.crossNamespaceGrants.length,
+      services: this.config.watchServices,
+    });
     const starts = [
       this.watch('ingresses', `/apis/networking.k8s.io/v1/ingresses${BOOKMARKS}`, () => net.listIngressForAllNamespaces()).start(),
       this.watch('endpointslices', `/apis/discovery.k8s.io/v1/endpointslices${BOOKMARKS}`, () =>
@@ -215,9 +236,11 @@ export class Agent {
         return;
       }
       if (![...this.informers.values()].every((i) => i.synced)) return; // never report from a half-filled cache
-      const { endpoints, skipped } = desiredEndpoints(this.view(), this.config);
+      const { endpoints, skipped, refused } = desiredEndpoints(this.view(), this.config);
+      this.skipped = skipped;
       this.metrics.skipped.set(skipped.length);
       for (const s of skipped) this.log({ level: 'debug', event: 'agent.skipped', ...s });
+      this.recordRefusals(refused);
       const p = plan(endpoints, this.applied, this.config.policy);
       if (!p.changed) {
         this.metrics.reconciles.inc({ result: 'unchanged' });
@@ -249,6 +272,66 @@ export class Agent {
         this.schedule('coalesced');
       }
     }
+  }
+
+  /** Logs each refusal once (again only if its reason or message changes), counts it, and exports the current set. */
+  private recordRefusals(refused: Refusal[]) {
+    const next = new Map(refused.map((r) => [`${r.kind} ${r.namespace}/${r.name}`, r]));
+    for (const [id, r] of next) {
+      const prev = this.refusals.get(id);
+      if (prev && prev.reason === r.reason && prev.message === r.message) continue;
+      this.metrics.refusals.inc({ reason: r.reason });
+      this.log({
+        level: 'warn',
+        event: 'agent.refused',
+        kind: r.kind,
+        namespace: r.namespace,
+        name: r.name,
+        reason: r.reason,
+        message: r.message,
+      });
+    }
+    for (const [id, r] of this.refusals)
+      if (!next.has(id)) this.log({ level: 'info', event: 'agent.refusal_cleared', kind: r.kind, namespace: r.namespace, name: r.name });
+    this.refusals = next;
+    this.exportRefusals();
+  }
+
+  private resetRefusals() {
+    this.refusals = new Map();
+    this.skipped = [];
+    this.exportRefusals();
+  }
+
+  private exportRefusals() {
+    const byReason = new Map<string, number>(REFUSAL_REASONS.map((r) => [r, 0]));
+    for (const r of this.refusals.values()) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + 1);
+    for (const [reason, n] of byReason) this.metrics.refused.set({ reason }, n);
+    this.metrics.refusedObject.reset();
+    for (const r of [...this.refusals.values()].slice(0, REFUSED_OBJECT_SERIES))
+      this.metrics.refusedObject.set({ kind: r.kind, namespace: r.namespace, name: r.name, reason: r.reason }, 1);
+  }
+
+  /** The agent's view for operators (`GET /status`): role, sync state and every refused or skipped object. */
+  status(now = Date.now()) {
+    const r = this.readiness(now);
+    return {
+      cluster: this.config.cluster,
+      leader: this.isLeader,
+      ready: r.ready,
+      reason: r.reason,
+      lastSyncAt: this.lastSyncAt ? new Date(this.lastSyncAt).toISOString() : null,
+      lastPushAt: this.lastPushAt ? new Date(this.lastPushAt).toISOString() : null,
+      endpoints: this.applied?.length ?? null,
+      scope: {
+        ingressClasses: this.config.ingressClasses,
+        gatewayClasses: this.config.gatewayClasses,
+        claimUnannotatedIngresses: this.config.claimUnannotatedIngresses,
+        crossNamespaceGrants: this.config.crossNamespaceGrants,
+      },
+      refused: [...this.refusals.values()],
+      skipped: this.skipped,
+    };
   }
 
   private markSynced() {
@@ -309,6 +392,8 @@ export class Agent {
     } else if (path === '/readyz') {
       const r = this.readiness();
       res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${r.reason}\n`);
+    } else if (path === '/status') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(this.status(), null, 2)}\n`);
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(await this.metrics.registry.metrics());
     } else res.writeHead(404).end();

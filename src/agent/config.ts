@@ -1,5 +1,7 @@
 /** Agent configuration from environment variables (the Helm chart sets them), validated with clear messages. */
 import { z } from 'zod';
+import { Namespace, ObjectName } from '../schema.js';
+import { SOURCE_KINDS, type CrossNamespaceGrant } from './desired.js';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
@@ -49,6 +51,35 @@ const list = z
       .filter(Boolean);
   });
 
+const Grant = z.strictObject({
+  from: z.array(Namespace).min(1).max(1000).describe('Namespaces whose objects may claim Backends in `to`.'),
+  to: Namespace.describe('Namespace of the Backends they may claim.'),
+  names: z.array(ObjectName).min(1).max(1000).optional().describe('Only these Backends of `to` (default: all).'),
+  kinds: z.array(z.enum(SOURCE_KINDS)).min(1).optional().describe('Only objects of these kinds (default: all).'),
+});
+
+// A JSON array of grants (the Helm chart passes `crossNamespaceGrants | toJson`); empty = same-namespace claims only.
+const Grants = z
+  .string()
+  .default('')
+  .transform((raw, ctx): CrossNamespaceGrant[] => {
+    const text = raw.trim();
+    if (!text) return [];
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not valid JSON (a JSON array of {from, to, names?, kinds?})' });
+      return [];
+    }
+    const r = z.array(Grant).max(1000).safeParse(value);
+    if (!r.success) {
+      for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: `[${i.path.join('.')}]: ${i.message}` });
+      return [];
+    }
+    return r.data;
+  });
+
 export const AgentConfigSchema = z.object({
   EDGEWAY_CLUSTER: z
     .string()
@@ -58,7 +89,15 @@ export const AgentConfigSchema = z.object({
   EDGEWAY_EDGE_URL: z.url().describe('Base URL of the edge, e.g. https://api.example.com'),
   EDGEWAY_AGENT_KEY: z.string().min(16, 'must be at least 16 characters (the cluster entry of the AGENT_KEYS Worker secret)'),
   EDGEWAY_POLICY: z.enum(['sync', 'upsert-only']).default('sync'),
-  EDGEWAY_INGRESS_CLASSES: list.describe('Ingresses of these classes are opted in without an annotation.'),
+  EDGEWAY_INGRESS_CLASSES: list.describe(
+    'Only Ingresses of these classes (spec.ingressClassName or kubernetes.io/ingress.class) are considered; empty = none.',
+  ),
+  EDGEWAY_GATEWAY_CLASSES: list.describe('Only Gateways of these GatewayClasses are considered; empty = none.'),
+  EDGEWAY_CLAIM_UNANNOTATED_INGRESSES: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe('An Ingress of a watched class without edgeway.dev/backend claims <its namespace>/<its name>.'),
+  EDGEWAY_CROSS_NAMESPACE_GRANTS: Grants,
   EDGEWAY_HOSTNAME_MAP: HostnameMap,
   EDGEWAY_SCHEME: z.enum(['http', 'https']).default('https'),
   EDGEWAY_WATCH_SERVICES: z.enum(['true', 'false']).default('true'),
@@ -86,6 +125,9 @@ export interface AgentConfig {
   key: string;
   policy: 'sync' | 'upsert-only';
   ingressClasses: string[];
+  gatewayClasses: string[];
+  claimUnannotatedIngresses: boolean;
+  crossNamespaceGrants: CrossNamespaceGrant[];
   hostnameMap: Record<string, string>;
   scheme: 'http' | 'https';
   watchServices: boolean;
@@ -121,6 +163,9 @@ export function loadConfig(env: Record<string, string | undefined>): AgentConfig
     key: e.EDGEWAY_AGENT_KEY,
     policy: e.EDGEWAY_POLICY,
     ingressClasses: e.EDGEWAY_INGRESS_CLASSES,
+    gatewayClasses: e.EDGEWAY_GATEWAY_CLASSES,
+    claimUnannotatedIngresses: e.EDGEWAY_CLAIM_UNANNOTATED_INGRESSES === 'true',
+    crossNamespaceGrants: e.EDGEWAY_CROSS_NAMESPACE_GRANTS,
     hostnameMap: e.EDGEWAY_HOSTNAME_MAP,
     scheme: e.EDGEWAY_SCHEME,
     watchServices: e.EDGEWAY_WATCH_SERVICES === 'true',

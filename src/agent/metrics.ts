@@ -1,6 +1,9 @@
 /** Prometheus metrics of one agent (own registry, so several agents can run in one test process). */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Cap on per-object refusal series: any namespace user can create refused objects, so label sets stay bounded. */
+export const REFUSED_OBJECT_SERIES = 200;
+
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
@@ -33,6 +36,24 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     skipped: new Gauge({
       name: 'edgeway_agent_skipped_resources',
       help: 'Annotated resources that could not be mapped to an endpoint.',
+      registers: [registry],
+    }),
+    refusals: new Counter({
+      name: 'edgeway_agent_refused_objects_total',
+      help: 'Objects whose claim was refused, by first reason; counted once when a refusal starts or its reason changes.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    refused: new Gauge({
+      name: 'edgeway_agent_refused_objects',
+      help: 'Objects currently refused (nothing of them is reported), by first reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    refusedObject: new Gauge({
+      name: 'edgeway_agent_refused_object',
+      help: `1 per currently refused object (at most ${REFUSED_OBJECT_SERIES}; the full list is on /status).`,
+      labelNames: ['kind', 'namespace', 'name', 'reason'],
       registers: [registry],
     }),
     endpoints: new Gauge({ name: 'edgeway_agent_endpoints', help: 'Endpoints the edge holds for this cluster.', registers: [registry] }),

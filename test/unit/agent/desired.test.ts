@@ -9,6 +9,9 @@ const opts = {
   region: 'us-east-1',
   scheme: 'https' as const,
   ingressClasses: ['edgeway'],
+  gatewayClasses: ['edgeway-gw'],
+  claimUnannotatedIngresses: false,
+  crossNamespaceGrants: [],
   hostnameMap: { '10.0.0.5': 'use1-origin.example.com' },
 };
 
@@ -19,7 +22,11 @@ const ingress = (
   extra: Partial<V1Ingress['spec']> = {},
 ): V1Ingress => ({
   metadata: { name, namespace: 'shop', annotations: ann },
-  spec: { rules: [{ http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: `${name}-svc` } } }] } }], ...extra },
+  spec: {
+    ingressClassName: 'edgeway',
+    rules: [{ http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: `${name}-svc` } } }] } }],
+    ...extra,
+  },
   status: { loadBalancer: { ingress: lb } },
 });
 let nextIp = 0;
@@ -38,7 +45,7 @@ const view = (v: Partial<ClusterView>): ClusterView => ({
 });
 
 describe('desiredEndpoints', () => {
-  it('maps an annotated Ingress to its Backend with hostname, cloud/region and ready pods', () => {
+  it('maps an annotated Ingress to its Backend with hostname, cloud/region, ready pods and source namespace', () => {
     const r = desiredEndpoints(
       view({
         ingresses: [
@@ -48,7 +55,7 @@ describe('desiredEndpoints', () => {
         ],
         endpointSlices: [slice('web-svc', [true, undefined, false]), slice('web-svc', [true])],
       }),
-      opts,
+      { ...opts, crossNamespaceGrants: [{ from: ['shop'], to: 'default' }] },
     );
     expect(r.skipped).toEqual([]);
     expect(r.endpoints).toEqual([
@@ -61,8 +68,10 @@ describe('desiredEndpoints', () => {
         priority: 1,
         weight: 30,
         readyEndpoints: 3,
+        sourceNamespace: 'shop',
       },
     ]);
+    expect(r.refused).toEqual([]);
   });
 
   it('maps bare IPs only through the hostname map, and skips the rest with a reason', () => {
@@ -74,28 +83,26 @@ describe('desiredEndpoints', () => {
     expect(r.skipped).toEqual([{ resource: 'Ingress shop/web', reason: expect.stringMatching(/10\.0\.0\.9 is a bare IP/) }]);
   });
 
-  it('opts Ingresses in by class (Backend = namespace/name) and ignores others', () => {
-    const r = desiredEndpoints(
-      view({
-        ingresses: [
-          ingress('by-class', {}, [{ hostname: 'x.example.com' }], { ingressClassName: 'edgeway' }),
-          ingress('other-class', {}, [{ hostname: 'y.example.com' }], { ingressClassName: 'nginx' }),
-        ],
-      }),
-      opts,
-    );
+  it('with claimUnannotatedIngresses, claims <namespace>/<name> for unannotated Ingresses of a watched class only', () => {
+    const ingresses = [
+      ingress('by-class', {}, [{ hostname: 'x.example.com' }], { ingressClassName: 'edgeway' }),
+      ingress('other-class', {}, [{ hostname: 'y.example.com' }], { ingressClassName: 'nginx' }),
+    ];
+    const r = desiredEndpoints(view({ ingresses }), { ...opts, claimUnannotatedIngresses: true });
     expect(r.endpoints.map((e) => `${e.backend.namespace}/${e.backend.name}`)).toEqual(['shop/by-class']);
+    // Off (the default): the annotation is the only opt-in.
+    expect(desiredEndpoints(view({ ingresses }), opts).endpoints).toEqual([]);
   });
 
   it.each([
-    [{ 'edgeway.dev/backend': 'a/b/c' }, /not namespace\/name/],
+    [{ 'edgeway.dev/backend': 'a/b/c' }, /is not <namespace>\/<name>/],
     [{ 'edgeway.dev/backend': 'blue', 'edgeway.dev/weight': '-1' }, /weight/],
     [{ 'edgeway.dev/backend': 'blue', 'edgeway.dev/priority': 'high' }, /priority/],
     [{ 'edgeway.dev/backend': 'blue', 'edgeway.dev/scheme': 'ftp' }, /scheme/],
-  ])('skips bad annotations %o', (ann, reason) => {
+  ])('refuses bad annotations %o', (ann, message) => {
     const r = desiredEndpoints(view({ ingresses: [ingress('web', ann, [{ hostname: 'x.example.com' }])] }), opts);
     expect(r.endpoints).toEqual([]);
-    expect(r.skipped[0]!.reason).toMatch(reason);
+    expect(r.refused[0]!.message).toMatch(message);
   });
 
   it('waits for a load-balancer address', () => {
@@ -117,6 +124,7 @@ describe('desiredEndpoints', () => {
         gateways: [
           {
             metadata: { name: 'gw', namespace: 'infra', annotations: { 'edgeway.dev/backend': 'default/checkout' } },
+            spec: { gatewayClassName: 'edgeway-gw' },
             status: { addresses: [{ type: 'Hostname', value: 'gw.example.com' }] },
           },
         ],
@@ -131,8 +139,9 @@ describe('desiredEndpoints', () => {
           },
         ],
       }),
-      opts,
+      { ...opts, crossNamespaceGrants: [{ from: ['infra'], to: 'default', kinds: ['Gateway'] }] },
     );
+    expect(r.refused).toEqual([]);
     expect(r.endpoints.map((e) => [e.url, e.readyEndpoints])).toEqual([
       ['https://gw.example.com', 1],
       ['http://api.lb.example.com:8080', 2],

@@ -1,7 +1,9 @@
 /**
  * End to end: fake Kubernetes API server -> agent (client-node informers) -> admin API + coordinator DO -> gateway in
  * Miniflare (startDevGateway: src/index.ts + wrangler.toml) -> loopback upstream. Covers expose, watch errors (500 -> restart), 410 Gone + re-list,
- * bookmarks, Lease leadership, and measures Ingress-change-to-edge time.
+ * bookmarks, Lease leadership, and measures Ingress-change-to-edge time. Confinement (issue 9): an Ingress in an
+ * unrelated namespace claiming the Backend, and one of an unwatched class, are never pushed nor served; the `shop`
+ * Ingress claims `default/web` only because the agent's crossNamespaceGrants allow it.
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,13 +23,16 @@ let gw: DevGateway;
 let agent: Agent;
 let up1: Upstream;
 let up2: Upstream;
+let up3: Upstream;
+/** Every endpoint list the agent pushed to the edge. */
+const pushed: { url: string; backend: { namespace: string; name: string }; sourceNamespace?: string }[][] = [];
 const fatal: Error[] = [];
 const timings: Record<string, number> = {};
 
-const ingress = (port: number, weight = 1) => ({
+const ingress = (port: number, weight = 1, meta: { name?: string; namespace?: string; ingressClassName?: string } = {}) => ({
   metadata: {
-    name: 'web',
-    namespace: 'shop',
+    name: meta.name ?? 'web',
+    namespace: meta.namespace ?? 'shop',
     annotations: {
       'edgeway.dev/backend': 'default/web',
       'edgeway.dev/scheme': 'http',
@@ -36,6 +41,7 @@ const ingress = (port: number, weight = 1) => ({
     },
   },
   spec: {
+    ingressClassName: meta.ingressClassName ?? 'edgeway',
     rules: [
       {
         host: 'shop.example.com',
@@ -100,7 +106,11 @@ function config(over: Partial<AgentConfig> = {}): AgentConfig {
     edgeUrl: gw.url.replace(/\/$/, ''),
     key: KEY,
     policy: 'sync',
-    ingressClasses: [],
+    ingressClasses: ['edgeway'],
+    gatewayClasses: [],
+    claimUnannotatedIngresses: false,
+    // The only consent: objects in `shop` may claim `default/web`. Nothing else crosses a namespace.
+    crossNamespaceGrants: [{ from: ['shop'], to: 'default', names: ['web'] }],
     hostnameMap: { '10.0.0.5': 'localhost' },
     scheme: 'https',
     watchServices: true,
@@ -123,7 +133,7 @@ function config(over: Partial<AgentConfig> = {}): AgentConfig {
 }
 
 beforeAll(async () => {
-  [up1, up2] = await Promise.all([startEchoUpstream('use1'), startEchoUpstream('use2')]);
+  [up1, up2, up3] = await Promise.all([startEchoUpstream('use1'), startEchoUpstream('use2'), startEchoUpstream('intruder')]);
   kube = await new FakeKube().start(200);
   gw = await startDevGateway({
     resources: [],
@@ -144,8 +154,15 @@ beforeAll(async () => {
       { addresses: ['10.1.0.2'], conditions: { ready: true } },
     ],
   });
+  // Records every push on its way to the real edge.
+  const recordingFetch: typeof fetch = async (input, init) => {
+    if (String(input).endsWith('/agent/endpoints') && typeof init?.body === 'string')
+      pushed.push((JSON.parse(init.body) as { endpoints: (typeof pushed)[number] }).endpoints);
+    return fetch(input, init);
+  };
   agent = new Agent(config(), {
     kubeConfig: kube.kubeConfig(),
+    fetch: recordingFetch,
     log: (l) => process.env.E2E_DEBUG && console.log(JSON.stringify(l)),
     onFatal: (e) => fatal.push(e),
   });
@@ -156,7 +173,7 @@ afterAll(async () => {
   await agent?.stop();
   await gw?.dispose();
   await kube?.close();
-  await Promise.all([up1?.close(), up2?.close()]);
+  await Promise.all([up1?.close(), up2?.close(), up3?.close()]);
 });
 
 describe('agent end to end', () => {
@@ -170,6 +187,35 @@ describe('agent end to end', () => {
     const t0 = Date.now();
     kube.apply(INGRESSES, ingress(up1.port));
     timings.expose = await until((r) => r.upstream === 'use1', t0);
+    expect(fatal).toEqual([]);
+  });
+
+  it('never pushes or serves an Ingress in an unrelated namespace claiming the Backend, nor one of another class', async () => {
+    const pushesBefore = pushed.length;
+    // A namespace user in `intruder` claims default/web with the maximum weight; another in `shop` uses class nginx.
+    kube.apply(INGRESSES, ingress(up3.port, 1_000_000, { namespace: 'intruder', name: 'grab' }));
+    kube.apply(INGRESSES, ingress(up3.port, 1_000_000, { name: 'other-class', ingressClassName: 'nginx' }));
+    // A change of the allowed Ingress in the same breath forces a push that would carry the intruder if it counted.
+    kube.apply(INGRESSES, ingress(up1.port, 2));
+    await waitFor(async () => {
+      const status = (await (await fetch(`http://127.0.0.1:${agentPort()}/status`)).json()) as { refused: { namespace: string }[] };
+      return status.refused.some((r) => r.namespace === 'intruder') && pushed.length > pushesBefore;
+    });
+    const intruderUrl = `http://localhost:${up3.port}`;
+    expect(pushed.flat().map((e) => e.url)).not.toContain(intruderUrl);
+    expect(pushed.at(-1)).toEqual([
+      expect.objectContaining({
+        url: `http://localhost:${up1.port}`,
+        backend: { namespace: 'default', name: 'web' },
+        sourceNamespace: 'shop',
+      }),
+    ]);
+    for (let i = 0; i < 20; i++) expect((await edgeGet()).upstream).toBe('use1');
+    const metrics = await (await fetch(`http://127.0.0.1:${agentPort()}/metrics`)).text();
+    expect(metrics).toMatch(
+      /edgeway_agent_refused_object\{kind="Ingress",namespace="intruder",name="grab",reason="cross-namespace-not-granted"\} 1/,
+    );
+    expect(metrics).not.toMatch(/name="other-class"/); // ignored, not refused: it is not ours
     expect(fatal).toEqual([]);
   });
 
@@ -194,8 +240,9 @@ describe('agent end to end', () => {
     timings.deleteVia410 = await until((r) => r.upstream === undefined, t0);
     expect(kube.gone).toBeGreaterThan(0);
     expect(kube.listRequests).toBeGreaterThan(lists);
-    // And it stays gone.
+    // And it stays gone: the intruder's and the other class's Ingresses, still there, never took over.
     for (let i = 0; i < 5; i++) expect((await edgeGet()).upstream).toBeUndefined();
+    expect(pushed.flat().map((e) => e.url)).not.toContain(`http://localhost:${up3.port}`);
   });
 
   it('holds the Lease, reports ready and receives bookmarks', async () => {
@@ -210,6 +257,14 @@ describe('agent end to end', () => {
     expect(Object.keys(timings).sort()).toEqual(['changeAfterWatchErrors', 'deleteVia410', 'expose']);
   });
 });
+
+async function waitFor(fn: () => Promise<boolean>, timeoutMs = 10_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 function agentPort(): number {
   return (agent as unknown as { server: { address(): { port: number } } }).server.address().port;

@@ -22,6 +22,9 @@ const cfg = (over: Partial<AgentConfig>): AgentConfig => ({
     EDGEWAY_EDGE_URL: edge.url,
     EDGEWAY_AGENT_KEY: KEY,
     EDGEWAY_HTTP_PORT: '0',
+    EDGEWAY_INGRESS_CLASSES: 'edgeway',
+    EDGEWAY_GATEWAY_CLASSES: 'istio',
+    EDGEWAY_CROSS_NAMESPACE_GRANTS: JSON.stringify([{ from: ['infra'], to: 'default', kinds: ['Gateway'] }]),
     POD_NAMESPACE: 'edgeway',
   }),
   debounceMs: 50,
@@ -44,7 +47,7 @@ beforeEach(async () => {
   edge = await startStubEdge({ c1: KEY });
   kube.apply('/apis/networking.k8s.io/v1/ingresses', {
     metadata: { name: 'web', namespace: 'shop', annotations: { 'edgeway.dev/backend': 'web' } },
-    spec: {},
+    spec: { ingressClassName: 'edgeway' },
     status: { loadBalancer: { ingress: [{ hostname: 'web.lb.example.com' }] } },
   });
 });
@@ -165,6 +168,7 @@ describe('process', () => {
         EDGEWAY_AGENT_KEY: KEY,
         EDGEWAY_HTTP_PORT: '0',
         EDGEWAY_DEBOUNCE_MS: '50',
+        EDGEWAY_INGRESS_CLASSES: 'edgeway',
         POD_NAMESPACE: 'edgeway',
         POD_NAME: 'agent-proc',
       },
