@@ -7,17 +7,24 @@ import { mergeValues, renderChart } from './helm-lite.js';
 
 export const CHART_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The values of the README's install command, and a variant with an existing Secret and fewer sources. */
+/** The values of the README's install command, and a variant with an existing Secret, fewer sources, classes and grants. */
 export const CASES: Record<string, Record<string, unknown>> = {
   default: {
     cluster: { name: 'aws-use1', cloud: 'aws', region: 'us-east-1' },
     edge: { url: 'https://api.example.com', key: 'replace-me-0123456789abcdef' },
+    ingressClasses: ['nginx'],
   },
   'existing-secret': {
     cluster: { name: 'gcp-euw1', cloud: 'gcp', region: 'europe-west1' },
     edge: { url: 'https://api.example.com', existingSecret: 'edgeway-agent-key' },
     sources: { services: false, gatewayApi: false },
-    ingressClasses: ['nginx'],
+    ingressClasses: ['nginx', 'internal'],
+    gatewayClasses: ['istio'],
+    claimUnannotatedIngresses: true,
+    crossNamespaceGrants: [
+      { from: ['shop-frontend'], to: 'payments', names: ['api'], kinds: ['Ingress'] },
+      { from: ['infra'], to: 'default' },
+    ],
     hostnameMap: { '34.1.2.3': 'euw1-origin.example.com' },
     leaderElection: { enabled: false },
   },

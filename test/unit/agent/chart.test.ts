@@ -9,7 +9,7 @@ import { Secret, ServiceAccount } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { WATCHED_RESOURCES } from '../../../src/agent/agent.js';
-import { AgentConfigSchema } from '../../../src/agent/config.js';
+import { AgentConfigSchema, loadConfig } from '../../../src/agent/config.js';
 import { mergeValues, renderChart } from '../../../charts/edgeway-agent/ci/helm-lite.js';
 import { CASES, CHART_DIR, defaultValues, renderCase } from '../../../charts/edgeway-agent/ci/render.js';
 
@@ -95,6 +95,23 @@ describe('chart options', () => {
     expect(key.valueFrom!.secretKeyRef!.name).toBe('edgeway-agent-key');
   });
 
+  it('passes classes, the unannotated-Ingress switch and cross-namespace grants to the agent unchanged', async () => {
+    for (const name of Object.keys(CASES)) {
+      const values = mergeValues(defaultValues(), CASES[name]!) as Record<string, unknown>;
+      const dep = find(docsOf(await renderCase(name)), 'Deployment') as unknown as Deployment;
+      const env = Object.fromEntries(
+        dep.spec!.template.spec!.containers[0]!.env!.filter((e) => e.value !== undefined).map((e) => [e.name, e.value]),
+      );
+      const config = loadConfig({ ...env, EDGEWAY_AGENT_KEY: 'x'.repeat(16) });
+      expect(config.ingressClasses).toEqual(values.ingressClasses);
+      expect(config.gatewayClasses).toEqual(values.gatewayClasses);
+      expect(config.claimUnannotatedIngresses).toBe(values.claimUnannotatedIngresses);
+      expect(config.crossNamespaceGrants).toEqual(values.crossNamespaceGrants);
+    }
+    // The default install grants nothing across namespaces.
+    expect(defaultValues().crossNamespaceGrants).toEqual([]);
+  });
+
   it('limits the Lease Role to its own Lease (create cannot be name-scoped)', async () => {
     const role = find(docsOf(await renderCase('default')), 'Role') as unknown as Role;
     expect(role.rules).toEqual([
@@ -121,6 +138,16 @@ describe('values', () => {
     for (const c of Object.values(CASES)) expect(validate(mergeValues(defaultValues(), c)), JSON.stringify(validate.errors)).toBe(true);
     expect(validate(mergeValues(defaultValues(), { polcy: 'sync' }))).toBe(false);
     expect(validate(mergeValues(defaultValues(), { policy: 'delete-all' }))).toBe(false);
+    for (const grants of [
+      [{ from: ['*'], to: 'payments' }],
+      [{ from: [], to: 'payments' }],
+      [{ from: ['team-a'] }],
+      [{ from: ['team-a'], to: 'payments', names: [] }],
+      [{ from: ['team-a'], to: 'payments', kinds: ['Pod'] }],
+      [{ from: ['team-a'], too: 'payments' }],
+      ['team-a=payments'],
+    ])
+      expect(validate(mergeValues(defaultValues(), { crossNamespaceGrants: grants })), JSON.stringify(grants)).toBe(false);
   });
 
   it('documents every value with a `# --` comment', () => {
