@@ -458,9 +458,22 @@ function prodVerdicts(
   };
   const r = results.prod.ratios;
   const x = (n: number) => `${n.toFixed(2)}x`;
-  results.verdicts.push(gate(v('Edgeway (c) vs bare Hono proxy (b), req/s', '≥ 0.85x', r['c/b req/s'] ?? null, x, (n) => n >= 0.85), ['b', 'c']));
-  results.verdicts.push(gate(v('Edgeway (c) vs bare Hono proxy (b), p99', '≤ 1.25x', r['c/b p99'] ?? null, x, (n) => n <= 1.25), ['b', 'c']));
-  const dc = gate(v('rate-limited (d) vs same route unlimited (c), req/s', '≥ 0.9x', r['d/c req/s'] ?? null, x, (n) => n >= 0.9), ['c', 'd']);
+  results.verdicts.push(
+    gate(
+      v('Edgeway (c) vs bare Hono proxy (b), req/s', '≥ 0.85x', r['c/b req/s'] ?? null, x, (n) => n >= 0.85),
+      ['b', 'c'],
+    ),
+  );
+  results.verdicts.push(
+    gate(
+      v('Edgeway (c) vs bare Hono proxy (b), p99', '≤ 1.25x', r['c/b p99'] ?? null, x, (n) => n <= 1.25),
+      ['b', 'c'],
+    ),
+  );
+  const dc = gate(
+    v('rate-limited (d) vs same route unlimited (c), req/s', '≥ 0.9x', r['d/c req/s'] ?? null, x, (n) => n >= 0.9),
+    ['c', 'd'],
+  );
   const dHeaders = t('d')?.probe ? Object.keys(t('d')!.probe!.headers).some((k) => /^(x-)?ratelimit/.test(k)) : null;
   if (dHeaders === false && dc.holds !== null)
     results.verdicts.push({
@@ -494,6 +507,7 @@ export async function main(): Promise<number> {
       logLines: 0,
       backendHits: {},
       logSample: {},
+      profile: { status: 'skipped', reason: 'not run' },
     },
     outbound: OUTBOUND,
     startedAt: new Date(t0).toISOString(),

@@ -6,6 +6,13 @@ export interface Env {
   DEBUG_HEADERS?: string;
   /** "dev" or "test" relaxes production-only rules (loopback upstreams). */
   EDGEWAY_ENV?: string;
+  /**
+   * Encoded "/" or "\" (%2F, %5C) in a request path, as Envoy Gateway's escapedSlashesAction: KeepUnchanged,
+   * RejectRequest, UnescapeForward or UnescapeRedirect (default).
+   */
+  PATH_ESCAPED_SLASHES?: string;
+  /** "off" keeps repeated slashes in request paths; by default "//" is merged to "/" before matching. */
+  PATH_MERGE_SLASHES?: string;
   /** Seconds between background refreshes of the routing table (default 5). */
   TABLE_REFRESH_SECONDS?: string;
   RATE_LIMITER?: DurableObjectNamespace;

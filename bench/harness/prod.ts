@@ -88,7 +88,9 @@ export async function buildProductionBundle(): Promise<Bundle> {
   });
   const file = join(outdir, 'index.js');
   if (r.code !== 0 || !existsSync(file))
-    throw new Error(`wrangler deploy --dry-run failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`);
+    throw new Error(
+      `wrangler deploy --dry-run failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`,
+    );
   let inputs: string[] = [];
   try {
     const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources?: string[] };
@@ -122,13 +124,12 @@ const q = (s: string) => JSON.stringify(s);
 const rel = (p: string) => q(relative(DIR, p));
 
 /** Writes the capnp config (and the files it embeds) and returns its path and each target's port. */
-async function writeConfig(specs: ProdSpec[], bundle: Bundle, upstream: string) {
+async function writeConfig(specs: ProdSpec[], bundle: Bundle, upstream: string, configName: string) {
   const wr = unstable_readConfig({ config: join(ROOT, 'wrangler.toml') });
   const sqlite = new Set(wr.migrations.flatMap((m: { new_sqlite_classes?: string[] }) => m.new_sqlite_classes ?? []));
-  const vars = Object.fromEntries(Object.entries((wr.vars ?? {}) as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<
-    string,
-    string
-  >;
+  const vars = Object.fromEntries(
+    Object.entries((wr.vars ?? {}) as Record<string, unknown>).filter(([, v]) => typeof v === 'string'),
+  ) as Record<string, string>;
   const compat = [
     `compatibilityDate = ${q(wr.compatibility_date ?? '2026-10-01')}`,
     `compatibilityFlags = [${(wr.compatibility_flags ?? []).map(q).join(', ')}]`,
@@ -186,7 +187,7 @@ async function writeConfig(specs: ProdSpec[], bundle: Bundle, upstream: string) 
         (d: { name: string; class_name: string }) => `(name = ${q(d.name)}, durableObjectNamespace = ${q(d.class_name)})`,
       ),
     ];
-    const classes = [...new Set(wr.durable_objects.bindings.map((d: { class_name: string }) => d.class_name))];
+    const classes: string[] = [...new Set<string>(wr.durable_objects.bindings.map((d: { class_name: string }) => d.class_name))];
     const namespaces = classes.map(
       (c) => `(className = ${q(c)}, uniqueKey = ${q(`edgeway-bench-${spec.name}-${c}`)}, enableSql = ${sqlite.has(c)})`,
     );
@@ -206,7 +207,7 @@ const config :Workerd.Config = (
   ],
 );
 `;
-  const path = join(DIR, 'workerd.capnp');
+  const path = join(DIR, configName);
   writeFileSync(path, config);
   return { path, ports };
 }
@@ -226,14 +227,24 @@ export function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
-export async function startProdWorkerd(specs: ProdSpec[], upstream: string): Promise<ProdWorkerd> {
+export interface StartOptions {
+  /** Reuse a bundle built earlier in the run instead of running wrangler again. */
+  bundle?: Bundle;
+  /** Turns on workerd's inspector (for the CPU profile) on this loopback port. */
+  inspectorPort?: number;
+  /** Distinguishes the config and log files of a second workerd. */
+  tag?: string;
+}
+
+export async function startProdWorkerd(specs: ProdSpec[], upstream: string, opts: StartOptions = {}): Promise<ProdWorkerd> {
   const workerd = findWorkerd();
   if (!workerd) throw new Error('workerd binary not found under node_modules (npm install installs it with wrangler)');
   await readClockTicks();
   mkdirSync(join(DIR, 'bundles'), { recursive: true });
-  const bundle = await buildProductionBundle();
-  const { path, ports } = await writeConfig(specs, bundle, upstream);
-  const logPath = join(workDir(), 'workerd.log');
+  const bundle = opts.bundle ?? (await buildProductionBundle());
+  const tag = opts.tag ? `-${opts.tag}` : '';
+  const { path, ports } = await writeConfig(specs, bundle, upstream, `workerd${tag}.capnp`);
+  const logPath = join(workDir(), `workerd${tag}.log`);
   const tail = () => {
     try {
       return readFileSync(logPath, 'utf8').slice(-3000);
@@ -241,7 +252,8 @@ export async function startProdWorkerd(specs: ProdSpec[], upstream: string): Pro
       return '';
     }
   };
-  const proc: Started = startToFile(workerd, ['serve', path], logPath, { cwd: dirname(path) });
+  const args = ['serve', path, ...(opts.inspectorPort ? ['--inspector-addr', `127.0.0.1:${opts.inspectorPort}`] : [])];
+  const proc: Started = startToFile(workerd, args, logPath, { cwd: dirname(path) });
   const exited = new Promise<never>((_, reject) =>
     proc.proc.once('exit', (code, sig) => reject(new Error(`workerd exited (${code ?? sig}) at start:\n${tail()}`))),
   );

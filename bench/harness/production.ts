@@ -6,6 +6,8 @@
  */
 import http from 'node:http';
 import { startProdWorkerd, type ProdSpec, type ProdWorkerd } from './prod.js';
+import { freePort, waitForPort } from './procs.js';
+import { analyse, withInspector, type CpuProfile } from './profile.js';
 import { startHaproxy, startNginxProxy, type Server } from './servers.js';
 import { generateTable, TARGET_PATH_PREFIX, type TableOptions } from './snapshot.js';
 import type { ProdResults, ProdTarget, ProdRound } from './types.js';
@@ -99,7 +101,8 @@ function definitions(o: ProdOptions, origin: string): Def[] {
       id: 'd',
       group: 'edgeway',
       label: 'Edgeway + rate limit',
-      describe: 'c plus a RateLimitPolicy on the target route (ClientIP key, 1e9 per 60 s: never denies), RateLimiterDO in the same workerd',
+      describe:
+        'c plus a RateLimitPolicy on the target route (ClientIP key, 1e9 per 60 s: never denies), RateLimiterDO in the same workerd',
       spec: { kind: 'edgeway', snapshot: table({ rateLimit: true }) },
     },
     {
@@ -202,7 +205,9 @@ export async function productionLike(o: ProdOptions, out: ProdResults, errors: s
 
   const live = [...targets.values()].filter((t) => t.port !== null);
   const total = live.reduce((a, t) => a + o.rounds * (t.durationS + o.warmupS), 0) + live.length;
-  console.log(`bench: production-like, ${live.length} targets x ${o.rounds} rounds ≈ ${Math.round(total)} s of load (wrk -t${o.threads} -c${o.connections})`);
+  console.log(
+    `bench: production-like, ${live.length} targets x ${o.rounds} rounds ≈ ${Math.round(total)} s of load (wrk -t${o.threads} -c${o.connections})`,
+  );
   const extra = [`CF-Connecting-IP: ${CLIENT_IP}`];
   for (let r = 0; r < o.rounds; r++) {
     // Rotate the order every round so drift in machine load does not always land on the same target.
@@ -215,18 +220,20 @@ export async function productionLike(o: ProdOptions, out: ProdResults, errors: s
         await runWrk(o.wrk, url, { ...load, durationS: r === 0 && !o.quick ? o.warmupS + 1 : o.warmupS }, HOST, extra);
         if (isWorker) w!.drainLog();
         const cpu0 = isWorker ? w!.cpuSeconds() : 0;
+        const t0 = Date.now();
         const res = await runWrk(o.wrk, url, load, HOST, extra);
+        const wall = (Date.now() - t0) / 1000;
         const cpu1 = isWorker ? w!.cpuSeconds() : 0;
         const logs = isWorker ? w!.drainLog() : null;
         const round: ProdRound = {
           ...res,
           cpuUsPerRequest: isWorker && res.requests > 0 ? ((cpu1 - cpu0) * 1e6) / res.requests : null,
           logLinesPerRequest: logs && res.requests > 0 ? logs.lines / res.requests : null,
+          workerdCores: isWorker ? (cpu1 - cpu0) / wall : null,
         };
         if (logs) {
           out.logLines += logs.lines;
-          for (const [k, v] of Object.entries(logs.backendHits))
-            (out.backendHits[t.id] ??= {})[k] = (out.backendHits[t.id]?.[k] ?? 0) + v;
+          for (const [k, v] of Object.entries(logs.backendHits)) (out.backendHits[t.id] ??= {})[k] = (out.backendHits[t.id]?.[k] ?? 0) + v;
           if (!out.logSample[t.id] && logs.sample.length) out.logSample[t.id] = logs.sample[logs.sample.length - 1]!;
         }
         t.rounds.push(round);
@@ -234,7 +241,9 @@ export async function productionLike(o: ProdOptions, out: ProdResults, errors: s
         t.socketErrors += res.socketErrors;
         console.log(
           `  round ${r + 1}/${o.rounds} ${t.id.padEnd(9)} ${t.label.padEnd(26)} ${res.rps.toFixed(0).padStart(7)} req/s  p50 ${res.p50Ms.toFixed(2)} ms  p99 ${res.p99Ms.toFixed(2)} ms` +
-            (round.cpuUsPerRequest !== null ? `  ${round.cpuUsPerRequest.toFixed(0)} µs CPU/req` : '') +
+            (round.cpuUsPerRequest !== null
+              ? `  ${round.cpuUsPerRequest.toFixed(0)} µs CPU/req (${round.workerdCores!.toFixed(2)} cores)`
+              : '') +
             (res.non2xx || res.socketErrors ? `  (non-2xx ${res.non2xx}, socket errors ${res.socketErrors})` : ''),
         );
       } catch (e) {
@@ -253,7 +262,47 @@ export async function productionLike(o: ProdOptions, out: ProdResults, errors: s
     };
   }
   computeRatios(out);
+  if (w && targets.get('c')?.port && process.env.BENCH_PROFILE !== '0') {
+    await w.stop();
+    const c = defs.find((d) => d.id === 'c')!;
+    try {
+      out.profile = { status: 'ok', data: await profileEdgeway(o, origin, { name: 'c', ...c.spec! }, w) };
+      const pr = out.profile.data;
+      console.log(
+        `  profile of c: ${pr.busyUsPerRequest.toFixed(0)} µs busy/req on the isolate thread; top: ${pr.byFile
+          .slice(0, 5)
+          .map((f) => `${f.file} ${f.usPerRequest.toFixed(0)} µs`)
+          .join(', ')}`,
+      );
+    } catch (e) {
+      out.profile = { status: 'error', reason: (e as Error).message };
+      errors.push(`profile: ${(e as Error).stack ?? e}`);
+    }
+  } else out.profile = { status: 'skipped', reason: process.env.BENCH_PROFILE === '0' ? 'BENCH_PROFILE=0' : 'c was not measured' };
   return w;
+}
+
+/** Loads a second workerd (only c, inspector on) with wrk while V8's sampling profiler runs. */
+async function profileEdgeway(o: ProdOptions, origin: string, spec: ProdSpec, main: ProdWorkerd) {
+  const inspectorPort = await freePort();
+  const w = await startProdWorkerd([spec], origin, { bundle: main.bundle, inspectorPort, tag: 'profile' });
+  try {
+    await waitForPort(inspectorPort, 10_000);
+    const url = `http://127.0.0.1:${w.ports[spec.name]}${BENCH_PATH}`;
+    const extra = [`CF-Connecting-IP: ${CLIENT_IP}`];
+    const load = { threads: o.threads, connections: o.connections, durationS: o.quick ? 2 : 4 };
+    await runWrk(o.wrk, url, { ...load, durationS: 2 }, HOST, extra);
+    return await withInspector(`ws://127.0.0.1:${inspectorPort}/${spec.name}`, async (send) => {
+      await send('Profiler.enable');
+      await send('Profiler.setSamplingInterval', { interval: 200 });
+      await send('Profiler.start');
+      const res = await runWrk(o.wrk, url, load, HOST, extra);
+      const { profile } = (await send('Profiler.stop')) as { profile: CpuProfile };
+      return analyse(profile, main.bundle, res.requests);
+    });
+  } finally {
+    await w.stop();
+  }
 }
 
 /** Ratios and the per-stage table, all from this run's medians (per-round ratios show the spread). */
@@ -274,6 +323,9 @@ function computeRatios(out: ProdResults): void {
     ['b/a req/s (bare Worker vs upstream)', 'b', 'a', 'rps'],
   ];
   for (const [name, x, y, k] of pairs) out.ratios[name] = ratio(m(x)?.[k], m(y)?.[k]);
+  // What c/b req/s would be if workerd's thread were the only bottleneck (CPU-bound): steadier on a busy machine.
+  out.ratios['c/b by CPU per request (b µs / c µs)'] = ratio(m('b')?.cpuUsPerRequest, m('c')?.cpuUsPerRequest);
+  out.ratios['d/c by CPU per request (c µs / d µs)'] = ratio(m('c')?.cpuUsPerRequest, m('d')?.cpuUsPerRequest);
   for (const [name, x, y, k] of [
     ['c/b req/s', 'c', 'b', 'rps'],
     ['c/b p99', 'c', 'b', 'p99Ms'],

@@ -209,7 +209,10 @@ export async function writeReport(r: Results): Promise<string> {
   prodSection(r, L);
   if (r.devTable) {
     L.push('## 2b. End to end through the Miniflare dev path (BENCH_DEV=1)', '');
-    L.push('The table the bench printed before issue #14, kept for comparison: Miniflare, esbuild bundles, an emulated resolveOverride, the Miniflare outbound interceptor. Not production-like; no verdict is drawn from it.', '');
+    L.push(
+      'The table the bench printed before issue #14, kept for comparison: Miniflare, esbuild bundles, an emulated resolveOverride, the Miniflare outbound interceptor. Not production-like; no verdict is drawn from it.',
+      '',
+    );
     L.push(
       `Load: \`wrk -t${r.load.threads} -c${r.load.connections} -d${r.load.durationS}s --latency\` with \`Host: api.bench.test\`, ` +
         `${r.rounds} round(s) per target after a ${r.warmupS} s warm-up each, rounds interleaved across targets with the order rotated each round; figures are medians over rounds, ratios are from this run's medians.`,
@@ -287,7 +290,6 @@ export async function writeReport(r: Results): Promise<string> {
         '- **d answered without RateLimit headers**: the gateway did not apply the policy, so d measured Edgeway without rate limiting.',
       );
     L.push('');
-
   }
   L.push('## 3. Failover and rate limiting', '');
   L.push('### Rate-limit accuracy (bench/ratelimit.ts)', '');
@@ -357,7 +359,7 @@ function prodSection(r: Results, L: string[]): void {
     `- **Logs**: workerd writes the Workers' console.log lines to stdout; stdout and stderr go to a file (never through the Node process), counted and truncated after each run: ${p.logLines} lines this run.`,
   );
   L.push(
-    '- **CPU µs/request**: the workerd process\'s utime + stime (all threads, `/proc/<pid>/stat`) over the measured run, divided by the requests wrk completed. Targets run one at a time, so the process\'s CPU in a run is that target\'s (plus a few table refresh checks). It includes workerd\'s own HTTP parsing and socket work, not only JavaScript. "above b" = this minus the bare Hono proxy\'s figure. Resolution is the kernel tick (10 ms) over several seconds of CPU: about ±1%.',
+    "- **CPU µs/request**: the workerd process's utime + stime (all threads, `/proc/<pid>/stat`) over the measured run, divided by the requests wrk completed. Targets run one at a time, so the process's CPU in a run is that target's (plus a few table refresh checks). It includes workerd's own HTTP parsing and socket work, not only JavaScript. \"above b\" = this minus the bare Hono proxy's figure. Resolution is the kernel tick (10 ms) over several seconds of CPU: about ±1%.",
   );
   L.push(
     '- Everything (wrk, workerd, nginx, this Node process) shares the same cores, so every figure includes that contention; the machine is shared with other work, so compare ratios within one run.',
@@ -370,12 +372,15 @@ function prodSection(r: Results, L: string[]): void {
   L.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const t of p.targets) {
     if (!t.median) {
-      L.push(`| ${t.id} | ${cell(t.label)} | — | — | — | — | — | — | — | — | — | — | not measured: ${cell(t.reason ?? 'no successful round')} |`);
+      L.push(
+        `| ${t.id} | ${cell(t.label)} | — | — | — | — | — | — | — | — | — | — | not measured: ${cell(t.reason ?? 'no successful round')} |`,
+      );
       continue;
     }
     const vb = b ? `${f2(t.median.rps / b.rps)}x` : '—';
     const pb = b ? `${f2(t.median.p99Ms / b.p99Ms)}x` : '—';
-    const above = b && b.cpuUsPerRequest !== null && t.median.cpuUsPerRequest !== null ? signed(t.median.cpuUsPerRequest - b.cpuUsPerRequest) : '—';
+    const above =
+      b && b.cpuUsPerRequest !== null && t.median.cpuUsPerRequest !== null ? signed(t.median.cpuUsPerRequest - b.cpuUsPerRequest) : '—';
     const logs = t.rounds.map((x) => x.logLinesPerRequest).filter((x): x is number => x !== null);
     L.push(
       `| ${t.id} | ${cell(t.label)} | ${f0(t.median.rps)} | ${f2(t.median.p50Ms)} | ${f2(t.median.p99Ms)} | ${vb} | ${pb} | ${us(t.median.cpuUsPerRequest)} | ${above} | ${logs.length ? f2(logs[logs.length - 1]!) : '—'} | ${t.non2xx} | ${t.socketErrors} | ${t.rounds.map((x) => f0(x.rps)).join(', ')} |`,
@@ -401,8 +406,35 @@ function prodSection(r: Results, L: string[]): void {
     '',
   );
   L.push('| stage | CPU µs/req | req/s ratio | how |', '| --- | ---: | ---: | --- |');
-  for (const st of p.stages) L.push(`| ${cell(st.name)} | ${signed(st.cpuUs)} | ${st.rpsRatio === null ? '—' : `${f2(st.rpsRatio)}x`} | ${cell(st.how)} |`);
+  for (const st of p.stages)
+    L.push(`| ${cell(st.name)} | ${signed(st.cpuUs)} | ${st.rpsRatio === null ? '—' : `${f2(st.rpsRatio)}x`} | ${cell(st.how)} |`);
   L.push('');
+
+  L.push('### Where the CPU goes (V8 profile of c)', '');
+  if (p.profile.status !== 'ok') L.push(`Not profiled: ${p.profile.status}, ${cell(p.profile.reason)}.`, '');
+  else {
+    const pr = p.profile.data;
+    L.push(
+      `A second workerd (same config, only c, inspector on) under the same wrk load while V8's sampling profiler ran: ${pr.requests} requests, ${(pr.sampledMs / 1000).toFixed(1)} s sampled, isolate thread idle ${(100 * pr.idleShare).toFixed(0)}% of it, **${f0(pr.busyUsPerRequest)} µs busy per request** (the profiler itself adds some; compare shares, and the CPU µs/req above for absolute cost). Self time goes to the source file of the bundle it ran in; native calls (fetch, Request/Headers, crypto, console.log) count for the JS file that made them (the "of which native" column); V8 builtins such as JSON.stringify show up as the caller's own time. "(program)" is workerd's C++ outside JavaScript (HTTP parsing, sockets, KV/DO plumbing).`,
+      '',
+    );
+    // The sampler counts wall time on the isolate thread, which a busy machine inflates; the shares are the
+    // robust part, so they are also shown scaled to c's measured process CPU per request.
+    const cCpu = byId('c')?.median?.cpuUsPerRequest ?? null;
+    L.push(
+      `| source (stage) | share of busy time | ≈ µs of c's measured ${cCpu === null ? '?' : f0(cCpu)} µs CPU/req | profiled µs/req | of which native calls (profiled µs/req) |`,
+      '| --- | ---: | ---: | ---: | ---: |',
+    );
+    for (const f of pr.byFile.filter((x) => x.share >= 0.005))
+      L.push(
+        `| ${cell(f.file)} | ${(100 * f.share).toFixed(1)}% | ${cCpu === null ? '—' : (f.share * cCpu).toFixed(0)} | ${f.usPerRequest.toFixed(1)} | ${f.nativeUsPerRequest.toFixed(1)} |`,
+      );
+    L.push('');
+    L.push('Top functions by self time:', '');
+    L.push('| function [source] | share of busy time | profiled µs/req |', '| --- | ---: | ---: |');
+    for (const f of pr.topFunctions) L.push(`| ${cell(f.fn)} | ${(100 * f.share).toFixed(1)}% | ${f.usPerRequest.toFixed(1)} |`);
+    L.push('');
+  }
 
   L.push('### Checks', '');
   for (const id of ['c', 'd', 'v-debug', 'v-split']) {

@@ -25,6 +25,8 @@ export interface ProdRound extends WrkResult {
   cpuUsPerRequest: number | null;
   /** Lines workerd wrote (console.log) per request during the run; null for non-Workers. */
   logLinesPerRequest: number | null;
+  /** workerd CPU seconds per wall-clock second of the run: ~1 means its JS thread was saturated. */
+  workerdCores: number | null;
 }
 
 export interface ProdTarget {
@@ -55,6 +57,17 @@ export interface Stage {
   how: string;
 }
 
+/** V8 CPU profile of the Edgeway target (bench/harness/profile.ts). */
+export interface ProfileResult {
+  requests: number;
+  sampledMs: number;
+  /** Non-idle profiled time of the isolate thread per request. */
+  busyUsPerRequest: number;
+  idleShare: number;
+  byFile: { file: string; usPerRequest: number; nativeUsPerRequest: number; share: number }[];
+  topFunctions: { fn: string; usPerRequest: number; share: number }[];
+}
+
 /** Section 2: the production-like run. */
 export interface ProdResults {
   load: LoadSettings & { shortDurationS: number };
@@ -70,6 +83,7 @@ export interface ProdResults {
   backendHits: Record<string, Record<string, number>>;
   /** One access-log line per Edgeway target. */
   logSample: Record<string, string>;
+  profile: { status: 'ok'; data: ProfileResult } | { status: 'skipped' | 'error'; reason: string };
 }
 
 export interface Verdict {

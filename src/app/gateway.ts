@@ -8,6 +8,7 @@ import { applyHeaderModifier, nextTraceparent, randomHex, stripHopByHop, upstrea
 import { enforce, type RateLimiterNamespaceLike } from '../ratelimit.js';
 import type { RouteMatch } from '../routing.js';
 import { requestHostFromHeader } from '../routing/hostname.js';
+import { normalizePath, type PathPolicy } from '../routing/normalize.js';
 import { isEdgewayBackendRef, parseDuration, type Backend, type Endpoint, type HTTPBackendRef, type HTTPRouteFilter } from '../schema.js';
 import type { CompiledTable } from '../table.js';
 import { issueSession, readSession } from './session.js';
@@ -33,6 +34,8 @@ export interface GatewayDeps {
   observeBackend?: (backend: Backend) => void;
   /** The RATE_LIMITER namespace; routes with a RateLimitPolicy need it. */
   rateLimiter?: RateLimiterNamespaceLike | undefined;
+  /** Path normalisation and escaped-slash policy (default: Envoy Gateway's, see src/routing/normalize.ts). */
+  pathPolicy?: PathPolicy | undefined;
 }
 
 /** One endpoint of one Backend, as the attempt loop tracks it. */
@@ -111,6 +114,12 @@ async function route(
   const hostHeader = (request.headers.get('host') ?? url.host).toLowerCase();
   if (!HOST_HEADER.test(hostHeader)) return fail('bad_request', 'invalid Host header');
   const host = requestHostFromHeader(hostHeader);
+  // Match on the normalised path, and forward that same path (src/routing/normalize.ts).
+  const normalized = normalizePath(url.pathname, deps.pathPolicy);
+  if (normalized.action === 'reject') return fail('bad_request', normalized.reason);
+  if (normalized.action === 'redirect')
+    return new Response(null, { status: 307, headers: { location: `${normalized.path}${url.search}` } });
+  if (normalized.path !== url.pathname) url.pathname = normalized.path;
   if (!table) return fail('table_unavailable');
 
   const match = table.matcher.match({
@@ -313,11 +322,14 @@ async function proxyTo(
   const timeouts = rule.timeouts;
   const requestMs = timeouts?.request ? parseDuration(timeouts.request) : 0;
   const deadline = requestMs > 0 ? AbortSignal.timeout(requestMs) : undefined;
-  const backendRequestMs = timeouts?.backendRequest
-    ? parseDuration(timeouts.backendRequest)
-    : requestMs > 0
-      ? requestMs
-      : DEFAULT_BACKEND_REQUEST_MS;
+  // "0s" disables a timeout (Gateway API). A rule that disables `request` and sets no `backendRequest` gets no
+  // per-attempt default either: it asked for no timeout at all. 0 means none to forward().
+  const backendRequestMs =
+    timeouts?.backendRequest !== undefined
+      ? parseDuration(timeouts.backendRequest)
+      : timeouts?.request !== undefined
+        ? requestMs
+        : DEFAULT_BACKEND_REQUEST_MS;
   const budget = deps.health.retryBudget;
   budget?.recordRequest(now());
   let retriesHeld = 0;
@@ -408,7 +420,8 @@ function mirror(
     if (deps.rand() >= share) continue;
     const ref = m.backendRef;
     const ns = ref.namespace ?? match.route.metadata.namespace;
-    const backend = table.backends.get(`${ns}/${ref.name}`);
+    // An unresolved mirror backendRef (unknown Backend, unsupported kind) mirrors nothing; validate warned.
+    const backend = isEdgewayBackendRef(ref) ? table.backends.get(`${ns}/${ref.name}`) : undefined;
     const ep = backend && chooseEndpoint(backend.spec.endpoints, { usable: () => true, client: {}, rand: deps.rand });
     if (!ep) continue;
     const origin = new URL(ep.endpoint.url);

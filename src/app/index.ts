@@ -7,6 +7,7 @@ import { refreshActiveHealth, type CheckerNamespace } from '../health/refresh.js
 import { TableCache } from '../table.js';
 import type { RateLimiterNamespaceLike } from '../ratelimit.js';
 import { devFetch } from '../proxy/dev-fetch.js';
+import { pathPolicyFrom } from '../routing/normalize.js';
 import { serveRequest } from './gateway.js';
 
 const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ at: new Date().toISOString(), ...line }));
@@ -45,6 +46,7 @@ app.all('*', async (c) => {
     rand: Math.random,
     log,
     debugHeaders: c.env.DEBUG_HEADERS !== 'off',
+    pathPolicy: pathPolicyFrom(c.env),
     waitUntil: (p) => c.executionCtx.waitUntil(p),
     rateLimiter: c.env.RATE_LIMITER as RateLimiterNamespaceLike | undefined,
     observeBackend: (backend) => {

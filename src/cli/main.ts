@@ -6,7 +6,8 @@ import { SCHEMA_FILE, syncJsonSchema } from './json-schema.js';
 
 const USAGE = `usage: edgeway <command> [options]
 
-  validate <dir|file...>             check route files; every problem as file:line:col (default: routes/)
+  validate [--strict] <dir|file...>  check route files; every problem as file:line:col (default: routes/)
+                                     --strict: warnings fail the check too (for CI)
   build [--routes DIR] [--out DIR]   validate, then write DIR/snapshot.json for \`wrangler kv bulk put\`
   schema [--check]                   regenerate ${SCHEMA_FILE} (--check: exit 1 if it is stale)
   dev [--routes DIR] [--port N] [--host H]
@@ -32,10 +33,18 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
   try {
     switch (command) {
       case 'validate': {
-        const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+        const { positionals, values } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { strict: { type: 'boolean', default: false } },
+        });
         const result = await compilePaths(positionals.length ? positionals : ['routes']);
         printDiagnostics(result, out);
         out.log(summarize(result));
+        if (values.strict && !result.errors && result.warnings) {
+          out.error(`--strict: ${result.warnings === 1 ? 'the warning fails' : 'warnings fail'} the check`);
+          return 1;
+        }
         return result.errors ? 1 : 0;
       }
       case 'build': {

@@ -40,6 +40,7 @@ export interface ForwardOptions<T> {
   /** Extra tries allowed only for connection failures, which never reached the upstream's application. */
   connectRetries: number;
   budget?: RetryGate | undefined;
+  /** Per-attempt timeout (timeouts.backendRequest); 0 means none ("0s" disables it). */
   backendRequestMs: number;
   /** Aborts when timeouts.request runs out. */
   deadline?: AbortSignal | undefined;
@@ -49,6 +50,12 @@ export interface ForwardResult<T> {
   response?: Response;
   error?: DegradedCode;
   attempts: { handle: T; outcome: Outcome | 'deadline'; status?: number; ms: number }[];
+}
+
+/** What an attempt listens to: its own timer and the whole-request deadline, either of which may be absent. */
+function attemptSignal(timer: AbortSignal | undefined, deadline: AbortSignal | undefined): AbortSignal {
+  if (timer && deadline) return AbortSignal.any([timer, deadline]);
+  return timer ?? deadline ?? new AbortController().signal;
 }
 
 export async function forward<T>(o: ForwardOptions<T>): Promise<ForwardResult<T>> {
@@ -63,8 +70,8 @@ export async function forward<T>(o: ForwardOptions<T>): Promise<ForwardResult<T>
     upcoming = null;
     tried.push(target.handle);
     const started = o.now();
-    const attemptTimer = AbortSignal.timeout(o.backendRequestMs);
-    const signal = o.deadline ? AbortSignal.any([attemptTimer, o.deadline]) : attemptTimer;
+    const attemptTimer = o.backendRequestMs > 0 ? AbortSignal.timeout(o.backendRequestMs) : undefined;
+    const signal = attemptSignal(attemptTimer, o.deadline);
     let response: Response;
     try {
       response = await o.fetch(target.request(signal));
@@ -74,7 +81,7 @@ export async function forward<T>(o: ForwardOptions<T>): Promise<ForwardResult<T>
         attempts.push({ handle: target.handle, outcome: 'deadline', ms });
         return { error: 'request_timeout', attempts };
       }
-      const timedOut = attemptTimer.aborted || (err instanceof Error && err.name === 'TimeoutError');
+      const timedOut = attemptTimer?.aborted === true || (err instanceof Error && err.name === 'TimeoutError');
       const outcome: Outcome = timedOut ? 'timeout' : 'connect-failure';
       attempts.push({ handle: target.handle, outcome, ms });
       o.report(target.handle, outcome, o.now());

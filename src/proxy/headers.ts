@@ -78,11 +78,19 @@ export function nextTraceparent(incoming: string | null, randomHex: (bytes: numb
   return `00-${traceId}-${randomHex(8)}-${flags}`;
 }
 
-/** Gateway API header modifier: set replaces, add appends, remove deletes. */
+/**
+ * Gateway API header modifier: set replaces, add appends, remove deletes. `add` to a header that already exists
+ * gives one field "existing,added" (comma, no space), as Envoy sends it and the conformance suite expects; the
+ * Fetch API's `append` would join with ", ". Set-Cookie cannot be comma-joined, so it gets a field of its own.
+ */
 export function applyHeaderModifier(headers: Headers, modifier: HeaderModifier | undefined): void {
   if (!modifier) return;
   for (const { name, value } of modifier.set ?? []) headers.set(name, value);
-  for (const { name, value } of modifier.add ?? []) headers.append(name, value);
+  for (const { name, value } of modifier.add ?? []) {
+    const existing = name.toLowerCase() === 'set-cookie' ? null : headers.get(name);
+    if (existing === null) headers.append(name, value);
+    else headers.set(name, `${existing},${value}`);
+  }
   for (const name of modifier.remove ?? []) headers.delete(name);
 }
 

@@ -35,19 +35,24 @@ export function checkReferences(resources: Resource[]): ReferenceIssue[] {
   resources.forEach((r, index) => {
     if (r.kind === 'HTTPRoute') {
       r.spec.rules.forEach((rule, ri) => {
-        const refs: { ref: { group?: string; kind?: string; name: string; namespace?: string }; path: (string | number)[] }[] = [];
-        rule.backendRefs?.forEach((ref, bi) => refs.push({ ref, path: ['spec', 'rules', ri, 'backendRefs', bi] }));
+        const refs: { ref: { group?: string; kind?: string; name: string; namespace?: string }; path: (string | number)[]; effect: string }[] = [];
+        const share = 'its traffic share would get 500';
+        rule.backendRefs?.forEach((ref, bi) => refs.push({ ref, path: ['spec', 'rules', ri, 'backendRefs', bi], effect: share }));
         rule.filters?.forEach((f, fi) => {
-          if (f.type === 'RequestMirror') refs.push({ ref: f.requestMirror.backendRef, path: ['spec', 'rules', ri, 'filters', fi, 'requestMirror', 'backendRef'] });
+          if (f.type === 'RequestMirror')
+            refs.push({ ref: f.requestMirror.backendRef, path: ['spec', 'rules', ri, 'filters', fi, 'requestMirror', 'backendRef'], effect: 'nothing would be mirrored' });
         });
-        for (const { ref, path } of refs) {
+        // Gateway API: an unresolved backendRef does not invalidate the route (ResolvedRefs=False); the rest of the
+        // route serves and the unresolved share answers 500 at request time. So these are warnings (validate
+        // --strict fails on them), not errors that would keep a whole file from being published.
+        for (const { ref, path, effect } of refs) {
           if (!isEdgewayBackendRef(ref)) {
-            issues.push({ index, path: [...path, 'kind'], message: `unsupported backend ${ref.group ?? ''}/${ref.kind ?? ''}: only edgeway.dev/Backend (its traffic share gets 500)`, severity: 'error' });
+            issues.push({ index, path: [...path, 'kind'], message: `unsupported backend ${ref.group ?? ''}/${ref.kind ?? ''}: only edgeway.dev/Backend (${effect})`, severity: 'warning' });
             continue;
           }
           const ns = ref.namespace ?? r.metadata.namespace;
           if (!backends.has(`${ns}/${ref.name}`))
-            issues.push({ index, path: [...path, 'name'], message: `Backend ${ns}/${ref.name} is not defined (its traffic share would get 500)`, severity: 'error' });
+            issues.push({ index, path: [...path, 'name'], message: `Backend ${ns}/${ref.name} is not defined (${effect})`, severity: 'warning' });
         }
       });
     }

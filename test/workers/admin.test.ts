@@ -126,11 +126,13 @@ describe('admin API', () => {
     const paths = body.issues.map((i) => i.path);
     expect(paths).toEqual(expect.arrayContaining(['resources.0.spec.hostnames.0', 'resources.1.metadata.name']));
 
-    const dangling = resources().filter((r) => r.metadata.name !== 'green');
-    const refs = await h.op('/resources', { method: 'PUT', json: { resources: dangling }, headers: { 'if-match': tag } });
+    // A backendRef to a missing Backend is only a warning (Gateway API: the route stays accepted); a duplicate
+    // resource is still a cross-document error.
+    const duplicated = [...resources(), resources()[2]!];
+    const refs = await h.op('/resources', { method: 'PUT', json: { resources: duplicated }, headers: { 'if-match': tag } });
     expect(refs.status).toBe(400);
     const refBody = (await refs.json()) as { issues: { path: string; message: string }[] };
-    expect(refBody.issues[0]!.message).toMatch(/green is not defined/);
+    expect(refBody.issues[0]!.message).toMatch(/duplicate Backend default\/green/);
 
     const malformed = await h.op('/resources', {
       method: 'PUT',

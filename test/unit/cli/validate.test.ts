@@ -23,13 +23,13 @@ describe('validate', () => {
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       `${FIX}/bad/routes.yaml:8:7: spec.rules[0].matchs: unknown field "matchs"`,
       `${FIX}/bad/routes.yaml:12:19: spec.rules[0].backendRefs[0].weight: must be >= 0`,
-      `${FIX}/bad/routes.yaml:13:17: spec.rules[0].backendRefs[1].name: Backend default/missing is not defined (its traffic share would get 500)`,
+      `${FIX}/bad/routes.yaml:13:17: warning: spec.rules[0].backendRefs[1].name: Backend default/missing is not defined (its traffic share would get 500)`,
       `${FIX}/bad/routes.yaml:16:7: spec.rules[1].timeout: unknown field "timeout"`,
       `${FIX}/bad/routes.yaml:19:7: unknown kind Service (expected HTTPRoute, Backend, RateLimitPolicy)`,
       `${FIX}/bad/routes.yaml:29:12: warning: spec.endpoints[0].url: endpoint http://10.1.2.3:8080 is a bare IP: production Workers cannot fetch IP addresses (error 1003); publish a hostname`,
     ]);
-    expect(r.errors).toBe(5);
-    expect(r.warnings).toBe(1);
+    expect(r.errors).toBe(4);
+    expect(r.warnings).toBe(2);
     // The Backend is valid despite its warning; the route and the unknown kind are not.
     expect(r.resources.map((x) => `${x.kind}/${x.metadata.name}`)).toEqual(['Backend/shop']);
   });
@@ -57,7 +57,7 @@ describe('validate', () => {
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       'x.yaml:4:3: metadata.name: required (expected string)',
       'x.yaml:7:7: spec.endpoints[0].cluster: required (expected string)',
-      'x.yaml:14:29: spec.rules[0].backendRefs[0].name: Backend team-b/nowhere is not defined (its traffic share would get 500)',
+      'x.yaml:14:29: warning: spec.rules[0].backendRefs[0].name: Backend team-b/nowhere is not defined (its traffic share would get 500)',
       'x.yaml:16:17: spec.rules[0].filters[0].type: must be one of RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror',
     ]);
   });
@@ -109,7 +109,7 @@ describe('validate', () => {
   it('exits 1 with a summary on errors, 0 on warnings only', async () => {
     const bad = capture();
     expect(await main(['validate', `${FIX}/bad`], bad.out)).toBe(1);
-    expect(bad.lines.at(-1)).toBe('5 errors, 1 warning (1 resource in 1 file)');
+    expect(bad.lines.at(-1)).toBe('4 errors, 2 warnings (1 resource in 1 file)');
 
     const warnOnly = capture();
     expect(await main(['validate', `${FIX}/warn`], warnOnly.out)).toBe(0);
@@ -121,6 +121,27 @@ describe('validate', () => {
     const good = capture();
     expect(await main(['validate', `${FIX}/good/route.yaml`, `${FIX}/good/backend.yml`], good.out)).toBe(0);
     expect(good.lines).toEqual(['ok: 2 resources in 2 files']);
+  });
+
+  // Gateway API: a backendRef that does not resolve leaves the route accepted (ResolvedRefs=False) and its share
+  // answers 500; validate warns at the reference, and --strict turns warnings into a failing exit for CI.
+  it('warns, located, for a backendRef to a missing Backend or of an unsupported kind; --strict fails on it', async () => {
+    const plain = capture();
+    expect(await main(['validate', `${FIX}/unresolved`], plain.out)).toBe(0);
+    expect(plain.lines).toEqual([
+      `${FIX}/unresolved/routes.yaml:13:17: warning: spec.rules[0].backendRefs[1].name: Backend default/shop-canary is not defined (its traffic share would get 500)`,
+      `${FIX}/unresolved/routes.yaml:19:17: warning: spec.rules[1].backendRefs[0].kind: unsupported backend /Service: only edgeway.dev/Backend (its traffic share would get 500)`,
+      'ok: 2 resources in 1 file, 2 warnings',
+    ]);
+
+    const strict = capture();
+    expect(await main(['validate', '--strict', `${FIX}/unresolved`], strict.out)).toBe(1);
+    expect(strict.lines.slice(-2)).toEqual(['ok: 2 resources in 1 file, 2 warnings', '--strict: warnings fail the check']);
+
+    const strictClean = capture();
+    expect(await main(['validate', '--strict', `${FIX}/good`], strictClean.out)).toBe(0);
+    const strictErrors = capture();
+    expect(await main(['validate', '--strict', `${FIX}/bad`], strictErrors.out)).toBe(1);
   });
 
   it('reports a path that does not exist instead of passing silently', async () => {

@@ -41,6 +41,27 @@ function harness(endpoints: Behaviour[], overrides: Partial<ForwardOptions<numbe
 }
 
 describe('forward', () => {
+  it('backendRequestMs 0 ("0s") sets no attempt timer: a slow endpoint still answers', async () => {
+    let signal: AbortSignal | undefined;
+    const r = await forward<number>({
+      next: (tried) => (tried.length ? null : { handle: 0, request: (s) => new Request('http://e0.test/', { signal: (signal = s) }) }),
+      report: () => {},
+      fetch: async (req) => {
+        await new Promise((res) => setTimeout(res, 120));
+        return new Response(req.signal.aborted ? 'aborted' : 'slow but fine');
+      },
+      now: () => 0,
+      sleep: async () => {},
+      backoff: () => 0,
+      replayable: true,
+      retry: { attempts: 1, codes: [], backoffMs: 0 },
+      connectRetries: 0,
+      backendRequestMs: 0,
+    });
+    expect(await r.response?.text()).toBe('slow but fine');
+    expect(signal?.aborted).toBe(false);
+  });
+
   it('skips a refusing endpoint and succeeds on the next', async () => {
     const h = harness(['refuse', 'ok']);
     const r = await h.run();

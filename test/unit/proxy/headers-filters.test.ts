@@ -53,7 +53,29 @@ describe('hop-by-hop and forwarding headers', () => {
   it('applies set, add and remove', () => {
     const h = new Headers({ a: '1', b: '2', c: '3' });
     applyHeaderModifier(h, { set: [{ name: 'a', value: 'x' }], add: [{ name: 'b', value: 'y' }], remove: ['c'] });
-    expect(Object.fromEntries(h)).toEqual({ a: 'x', b: '2, y' });
+    expect(Object.fromEntries(h)).toEqual({ a: 'x', b: '2,y' });
+  });
+
+  // Gateway API conformance (httproute-request-header-modifier): add to an existing header appends after a comma
+  // with no space, the way Envoy sends it; a header that is absent is simply added.
+  it('add appends to an existing value as "existing,added" and leaves other headers alone', () => {
+    const h = new Headers({ 'x-header-add': 'some-value', 'x-keep': 'k' });
+    applyHeaderModifier(h, {
+      add: [
+        { name: 'X-Header-Add', value: 'add-appends-values' },
+        { name: 'x-header-new', value: 'new' },
+      ],
+    });
+    expect(h.get('x-header-add')).toBe('some-value,add-appends-values');
+    expect(h.get('x-header-new')).toBe('new');
+    expect(h.get('x-keep')).toBe('k');
+  });
+
+  it('add keeps each Set-Cookie a field of its own (cookies cannot be comma-joined)', () => {
+    const h = new Headers();
+    h.append('set-cookie', 'a=1; Path=/');
+    applyHeaderModifier(h, { add: [{ name: 'Set-Cookie', value: 'b=2; Path=/' }] });
+    expect(h.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/']);
   });
 });
 
