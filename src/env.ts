@@ -20,8 +20,18 @@ export interface Env {
   COORDINATOR?: DurableObjectNamespace;
   /** Operator bearer token (a secret). */
   ADMIN_TOKEN?: string;
-  /** JSON map cluster -> HMAC key for the agents (a secret). */
+  /**
+   * Agent keys (a secret): JSON `{"<cluster>": "<key>"}` or, to rotate, `{"<cluster>": {"<key id>": "<key>", ...}}`
+   * with at most two keys per cluster. A cluster that leaves this map loses its endpoints after AGENT_STALE_SECONDS.
+   */
   AGENT_KEYS?: string;
-  /** Seconds without a heartbeat before a cluster's endpoints are marked stale. */
+  /** Seconds without a heartbeat before a cluster's endpoints are marked stale (and, without a key, withdrawn). */
   AGENT_STALE_SECONDS?: string;
+  /**
+   * Environment id agents must sign as `tag` (e.g. "prod-eu"): set it when two environments share a hostname, so a
+   * signature made for one is refused by the other. Unset: the request's host alone is the audience.
+   */
+  EDGEWAY_AUDIENCE?: string;
+  /** When set, the admin API (/_edgeway/v1) answers only on this hostname. */
+  ADMIN_HOSTNAME?: string;
 }

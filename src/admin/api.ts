@@ -1,6 +1,6 @@
 /** Request and response bodies of the admin API, built from the shared zod contract (src/schema). */
 import { z } from 'zod';
-import { Endpoint, Namespace, ObjectName, Resource } from '../schema.js';
+import { ClusterName, Endpoint, Namespace, ObjectName, Resource } from '../schema.js';
 
 export const Problem = z
   .object({
@@ -53,14 +53,59 @@ export type PushBody = z.infer<typeof PushBody>;
 
 export const HeartbeatBody = z.strictObject({ cluster: z.string().min(1).max(128), agentVersion: z.string().max(64).optional() });
 
-export const PushResult = z.object({ version: z.number().int(), changed: z.boolean(), endpoints: z.number().int() });
+export const REFUSAL_REASONS = [
+  'unknown-backend',
+  'not-admitted',
+  'namespace-not-admitted',
+  'static-endpoint',
+  'duplicate-url',
+  'over-cap',
+  'backend-full',
+  'cordoned',
+] as const;
+
+export const Refusal = z
+  .object({
+    backend: z.string().describe('namespace/name of the Backend the endpoint was reported for.'),
+    url: z.string(),
+    reason: z.enum(REFUSAL_REASONS),
+  })
+  .describe(
+    'A reported endpoint that is not served. unknown-backend: no such Backend is published. not-admitted: the Backend does not list this cluster in spec.clusters.allowed. namespace-not-admitted: the cluster is admitted only for other namespaces (or the report has no sourceNamespace). static-endpoint: the URL is one of the static endpoints, which agents never replace. duplicate-url: another cluster already serves this URL here. over-cap: more than spec.clusters.maxEndpointsPerCluster from this cluster. backend-full: the Backend holds 256 endpoints. cordoned: the cluster is cordoned and the endpoint is new.',
+  );
+export type Refusal = z.infer<typeof Refusal>;
+
+export const PushResult = z.object({
+  version: z.number().int(),
+  changed: z.boolean(),
+  endpoints: z.number().int().describe('Endpoints recorded for this cluster.'),
+  accepted: z.number().int().describe('Of those, how many are served.'),
+  refused: z.array(Refusal).describe('Every reported endpoint that is not served, with the reason.'),
+});
 
 export const ClusterInfo = z.object({
   cluster: z.string(),
   lastHeartbeat: z.string().nullable(),
   stale: z.boolean(),
-  endpoints: z.number().int(),
+  endpoints: z.number().int().describe('Endpoints recorded for this cluster.'),
+  served: z.number().int().describe('Of those, how many are in the snapshot.'),
+  cordoned: z.boolean().describe('Cordoned clusters keep what they hold; new endpoints are refused.'),
+  keyConfigured: z
+    .boolean()
+    .optional()
+    .describe('Whether AGENT_KEYS names the cluster. Without a key its endpoints are withdrawn after the stale timeout.'),
+  withdrawn: z
+    .object({ at: z.string(), reason: z.enum(['operator', 'key-removed']) })
+    .optional()
+    .describe('When and why its endpoints were last withdrawn.'),
+  refused: z.array(Refusal).describe('Recorded endpoints that are not served, with the reason.'),
   unmatchedBackends: z.array(z.string()).describe('Reported backends that no published Backend matches (not served).'),
   agentVersion: z.string().optional(),
 });
+
+export const ClusterParam = z.object({
+  cluster: ClusterName,
+});
+
+export const WithdrawResult = z.object({ version: z.number().int(), cluster: ClusterInfo });
 export type ClusterInfo = z.infer<typeof ClusterInfo>;

@@ -3,8 +3,10 @@ import { OpenAPIHono, createRoute, type Hook } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { Snapshot } from '../schema.js';
+import { locateIssues } from '../schema/validate.js';
 import {
   ClusterInfo,
+  ClusterParam,
   HeartbeatBody,
   Problem,
   PublishBody,
@@ -14,11 +16,21 @@ import {
   RollbackBody,
   VersionInfo,
   WeightsBody,
+  WithdrawResult,
 } from './api.js';
-import { agentAuth, operatorAuth, refuse, type AdminBindings } from './auth.js';
+import { adminHost, agentAuth, forbidden, operatorAuth, unauthorized, type AdminBindings } from './auth.js';
 import type { CoordinatorDO } from './coordinator.js';
 import { COORDINATOR_NAME, type AdminEnv } from './env.js';
 import { issuePath, type Outcome } from './state.js';
+import {
+  MAX_AGENT_BODY_BYTES,
+  MAX_OPERATOR_BODY_BYTES,
+  MAX_SKEW_MS,
+  REQUIRED_COMPONENTS,
+  SIGNATURE_ALG,
+  SIGNATURE_LABEL,
+  SIGNATURE_LIFETIME_S,
+} from './signing.js';
 
 export const ADMIN_BASE_PATH = '/_edgeway/v1';
 
@@ -28,10 +40,14 @@ const bearer = [{ bearer: [] }];
 const signed = [{ agentSignature: [] }];
 const etagHeader = z.object({ ETag: z.string().describe('"<version>"') });
 
+// Bodies that fail the schema are reported through the shared pipeline: one located message per problem.
 const defaultHook: Hook<unknown, AdminBindings, string, unknown> = (result, c) => {
   if (!result.success)
     return c.json(
-      { error: 'invalid request', issues: result.error.issues.map((i) => ({ path: issuePath(i.path), message: i.message })) },
+      {
+        error: 'invalid request',
+        issues: locateIssues(result.error.issues).map((i) => ({ path: issuePath(i.path), message: i.message })),
+      },
       400,
     );
   return undefined;
@@ -50,6 +66,7 @@ function fail(c: { json: (b: unknown, s: number) => Response }, out: Extract<Out
 const etag = (version: number) => `"${version}"`;
 
 export const adminApp = new OpenAPIHono<AdminBindings>({ defaultHook });
+adminApp.use('*', adminHost);
 
 adminApp.onError((err, c) => {
   if (err instanceof HTTPException) {
@@ -66,14 +83,19 @@ adminApp.onError((err, c) => {
 adminApp.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
   type: 'http',
   scheme: 'bearer',
-  description: 'ADMIN_TOKEN Worker secret.',
+  description: `ADMIN_TOKEN Worker secret (16+ characters). Bodies up to ${MAX_OPERATOR_BODY_BYTES} bytes (413 above).`,
 });
 adminApp.openAPIRegistry.registerComponent('securitySchemes', 'agentSignature', {
   type: 'apiKey',
   in: 'header',
-  name: 'X-Edgeway-Signature',
-  description:
-    'v1=hex(HMAC-SHA256(key, "EDGEWAY-HMAC-SHA256\\nMETHOD\\nPATH\\nTIMESTAMP\\nCLUSTER\\nhex(SHA-256(body))")) with X-Edgeway-Cluster and X-Edgeway-Timestamp (unix seconds, ±5 min). Keys: AGENT_KEYS Worker secret. Each signature is accepted once.',
+  name: 'Signature',
+  description: [
+    `RFC 9421 HTTP Message Signature, label "${SIGNATURE_LABEL}", alg "${SIGNATURE_ALG}" with the cluster's AGENT_KEYS key,`,
+    `covering ${REQUIRED_COMPONENTS.map((c) => `"${c}"`).join(' ')} (RFC 9530 Content-Digest: sha-256=:<base64>:),`,
+    `with created (within ±${MAX_SKEW_MS / 60_000} min), expires (at most ${SIGNATURE_LIFETIME_S} s later), nonce, keyid="<cluster>[/<key id>]"`,
+    'and, when the edge sets EDGEWAY_AUDIENCE, tag="<audience>". Each signature is accepted once.',
+    `Bodies up to ${MAX_AGENT_BODY_BYTES} bytes (413 above). Every authentication failure is the same 401.`,
+  ].join(' '),
 });
 
 adminApp.openapi(
@@ -111,6 +133,7 @@ adminApp.openapi(
       400: problem('Invalid body: every issue is listed'),
       401: problem('Missing or wrong token'),
       412: problem('Resources changed since the If-Match version'),
+      413: problem('Body over the limit'),
       428: problem('If-Match missing'),
     },
   }),
@@ -185,12 +208,55 @@ adminApp.openapi(
   createRoute({
     method: 'get',
     path: '/clusters',
-    summary: 'Clusters with their last heartbeat and staleness',
+    summary: 'Clusters: last heartbeat, staleness, cordon, key, served endpoints and every refused one with its reason',
     security: bearer,
     middleware: [operatorAuth] as const,
     responses: { 200: json(z.array(ClusterInfo), 'Clusters'), 401: problem('Missing or wrong token') },
   }),
   async (c) => c.json(await coordinator(c.env).clusters(), 200),
+);
+
+const lifecycle = (action: 'cordon' | 'uncordon', summary: string) =>
+  adminApp.openapi(
+    createRoute({
+      method: 'post',
+      path: `/clusters/{cluster}/${action}`,
+      summary,
+      security: bearer,
+      middleware: [operatorAuth] as const,
+      request: { params: ClusterParam },
+      responses: {
+        200: json(ClusterInfo, 'The cluster after the change'),
+        400: problem('Invalid cluster id'),
+        401: problem('Missing or wrong token'),
+        404: problem('Cluster not known'),
+      },
+    }),
+    async (c) => {
+      const { cluster } = c.req.valid('param');
+      const info = await coordinator(c.env)[action](cluster);
+      if (!info) return c.json({ error: `cluster ${cluster} is not known` }, 404);
+      return c.json(info, 200);
+    },
+  );
+lifecycle('cordon', 'Cordon a cluster: its new endpoints are refused; what it holds keeps serving');
+lifecycle('uncordon', 'Uncordon a cluster: it may add endpoints again');
+
+adminApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/clusters/{cluster}/withdraw',
+    summary: "Withdraw every endpoint of a cluster now (and cordon it, so its next push does not bring them back)",
+    security: bearer,
+    middleware: [operatorAuth] as const,
+    request: { params: ClusterParam },
+    responses: {
+      200: json(WithdrawResult, 'Withdrawn'),
+      400: problem('Invalid cluster id'),
+      401: problem('Missing or wrong token'),
+    },
+  }),
+  async (c) => c.json(await coordinator(c.env).withdraw(c.req.valid('param').cluster), 200),
 );
 
 adminApp.openapi(
@@ -203,17 +269,19 @@ adminApp.openapi(
     middleware: [agentAuth] as const,
     request: { body: { ...json(PushBody, 'Report'), required: true } },
     responses: {
-      200: json(PushResult, 'Recorded'),
+      200: json(PushResult, 'Recorded; `refused` lists every endpoint that is not served, with the reason'),
       400: problem('Invalid body'),
-      401: problem('Unsigned, unknown cluster, bad signature, outside ±5 minutes or replayed'),
+      401: problem('Not authenticated (one answer for every reason)'),
       403: problem('Endpoints of another cluster'),
+      413: problem('Body over the limit'),
     },
   }),
   async (c) => {
     const body = c.req.valid('json');
-    if (body.cluster !== c.var.cluster) return refuse(c.req.path, 403, 'cluster mismatch', c.var.cluster) as never;
+    if (body.cluster !== c.var.cluster) return forbidden(c.req.path, 'cluster mismatch', c.var.cluster) as never;
     const out = await coordinator(c.env).push(c.var.cluster, c.var.signature, body);
-    if (!out.ok) return (out.status === 401 ? refuse(c.req.path, 401, out.error, c.var.cluster) : fail(c, out)) as never;
+    if (!out.ok)
+      return (out.status === 401 ? unauthorized(c.req.path, out.error, { cluster: c.var.cluster }) : fail(c, out)) as never;
     return c.json(out.value, 200);
   },
 );
@@ -229,15 +297,16 @@ adminApp.openapi(
     responses: {
       200: json(z.object({ version: z.number().int(), changed: z.boolean() }), 'Recorded'),
       400: problem('Invalid body'),
-      401: problem('Unsigned, bad signature, outside ±5 minutes or replayed'),
+      401: problem('Not authenticated (one answer for every reason)'),
       403: problem('Another cluster'),
+      413: problem('Body over the limit'),
     },
   }),
   async (c) => {
     const body = c.req.valid('json');
-    if (body.cluster !== c.var.cluster) return refuse(c.req.path, 403, 'cluster mismatch', c.var.cluster) as never;
+    if (body.cluster !== c.var.cluster) return forbidden(c.req.path, 'cluster mismatch', c.var.cluster) as never;
     const out = await coordinator(c.env).heartbeat(c.var.cluster, c.var.signature, body.agentVersion);
-    if (!out.ok) return refuse(c.req.path, 401, out.error, c.var.cluster) as never;
+    if (!out.ok) return unauthorized(c.req.path, out.error, { cluster: c.var.cluster }) as never;
     return c.json(out.value, 200);
   },
 );

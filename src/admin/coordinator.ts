@@ -4,6 +4,7 @@ import { KV_POINTER_KEY, snapshotKey, type Resource, type SnapshotPointer } from
 import type { PushBody, WeightsBody } from './api.js';
 import { CoordinatorState, DEFAULT_STALE_AFTER_MS, type ClusterRecord, type HistoryEntry, type Meta } from './state.js';
 import type { AdminEnv } from './env.js';
+import { parseAgentKeysDetailed } from './signing.js';
 export { COORDINATOR_NAME } from './env.js';
 
 /** KV allows one write per second to a key: the pointer is moved at most this often. */
@@ -47,6 +48,33 @@ export class Coordinator {
       nonces: [...nonces.entries()].map(([k, v]) => [k.slice('nonce:'.length), v]),
     });
     this.flushed = flushed ?? { version: 0, at: 0 };
+    // A changed AGENT_KEYS restarts the object: schedule the withdrawal of clusters whose key is gone.
+    await this.arm(Date.now());
+  }
+
+  /**
+   * The clusters AGENT_KEYS names, read from this object's own bindings (a secret change restarts it). Null when the
+   * secret is not a JSON object at all: a typo must not withdraw every cluster, so nothing is revoked then.
+   */
+  private knownClusters(): ReadonlySet<string> | null {
+    const raw = this.env.AGENT_KEYS;
+    if (raw) {
+      try {
+        const parsed: unknown = JSON.parse(raw);
+        if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+      } catch {
+        return null;
+      }
+    }
+    return new Set(Object.keys(parseAgentKeysDetailed(raw).keys));
+  }
+
+  /** Staleness, revocation and nonce expiry due by `now`; run before every call and from the alarm. */
+  private housekeeping(now: number) {
+    this.state.markStale(now, this.staleAfterMs);
+    if (this.state.withdrawRevoked(now, this.knownClusters(), this.staleAfterMs))
+      console.log(JSON.stringify({ level: 'warn', event: 'coordinator.revoked', message: 'endpoints of clusters without a key withdrawn' }));
+    this.state.expireNonces(now);
   }
 
   private get staleAfterMs() {
@@ -73,6 +101,8 @@ export class Coordinator {
     if (this.state.meta.version > this.flushed.version) times.push(Math.max(now, this.flushed.at + FLUSH_INTERVAL_MS));
     const stale = this.state.markStaleDue(this.staleAfterMs);
     if (stale !== null) times.push(stale);
+    const revoke = this.state.revokeDue(this.knownClusters(), this.staleAfterMs);
+    if (revoke !== null) times.push(revoke);
     for (const until of this.state.nonces.values()) {
       times.push(until);
       break; // insertion order is roughly expiry order; one wake-up cleans all that are due
@@ -90,8 +120,7 @@ export class Coordinator {
   async alarm() {
     const now = Date.now();
     try {
-      this.state.markStale(now, this.staleAfterMs);
-      this.state.expireNonces(now);
+      this.housekeeping(now);
       const writes = this.state.drainWrites();
       for (const [k, v] of writes)
         if (v === undefined) await this.ctx.storage.delete(k);
@@ -146,20 +175,59 @@ export class Coordinator {
   }
 
   async clusters() {
-    return this.state.clusterInfo();
+    this.housekeeping(Date.now());
+    await this.persist();
+    return this.state.clusterInfo(this.knownClusters());
+  }
+
+  private info(cluster: string) {
+    return this.state.clusterInfo(this.knownClusters()).find((c) => c.cluster === cluster)!;
+  }
+
+  async cordon(cluster: string) {
+    this.state.cordon(cluster);
+    await this.persist();
+    console.log(JSON.stringify({ level: 'warn', event: 'coordinator.cordon', cluster }));
+    return this.info(cluster);
+  }
+
+  async uncordon(cluster: string) {
+    if (!this.state.uncordon(cluster)) return null;
+    await this.persist();
+    console.log(JSON.stringify({ level: 'info', event: 'coordinator.uncordon', cluster }));
+    return this.info(cluster);
+  }
+
+  async withdraw(cluster: string) {
+    const out = this.state.withdraw(cluster, Date.now());
+    await this.persist();
+    console.log(JSON.stringify({ level: 'warn', event: 'coordinator.withdraw', cluster, version: out.version }));
+    return { version: out.version, cluster: this.info(cluster) };
   }
 
   /** Agent push. The Worker verified the signature; the replay check happens here, in the one writer. */
   async push(cluster: string, signature: string, body: PushBody) {
     const now = Date.now();
+    this.housekeeping(now);
     if (!this.state.useNonce(signature, now)) return { ok: false as const, status: 401 as const, error: 'replayed request' };
     const out = this.state.push(cluster, body, now);
     await this.persist();
+    if (out.ok && out.value.refused.length)
+      console.log(
+        JSON.stringify({
+          level: 'warn',
+          event: 'coordinator.push.refused',
+          cluster,
+          refused: out.value.refused.length,
+          sample: out.value.refused.slice(0, 5),
+        }),
+      );
     return out;
   }
 
   async heartbeat(cluster: string, signature: string, agentVersion: string | undefined) {
     const now = Date.now();
+    this.housekeeping(now);
     if (!this.state.useNonce(signature, now)) return { ok: false as const, status: 401 as const, error: 'replayed request' };
     const out = this.state.heartbeat(cluster, now, agentVersion);
     await this.persist();
@@ -196,6 +264,15 @@ export class CoordinatorDO extends DurableObject<AdminEnv> {
   }
   clusters() {
     return this.core.clusters();
+  }
+  cordon(cluster: string) {
+    return this.core.cordon(cluster);
+  }
+  uncordon(cluster: string) {
+    return this.core.uncordon(cluster);
+  }
+  withdraw(cluster: string) {
+    return this.core.withdraw(cluster);
   }
   push(cluster: string, signature: string, body: PushBody) {
     return this.core.push(cluster, signature, body);

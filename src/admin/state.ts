@@ -1,7 +1,17 @@
 /** The coordinator's state machine: pure, synchronous, clock passed in; the Durable Object only persists and flushes it. */
-import { Endpoint, Resource, Snapshot, checkReferences, toSnapshot, type Backend, type HTTPRoute } from '../schema.js';
-import type { ClusterInfo, PushBody, ReportedEndpoint, WeightsBody } from './api.js';
-import { MAX_SKEW_MS } from './signing.js';
+import {
+  DEFAULT_MAX_ENDPOINTS_PER_CLUSTER,
+  Endpoint,
+  MAX_BACKEND_ENDPOINTS,
+  Snapshot,
+  toSnapshot,
+  type Backend,
+  type HTTPRoute,
+  type Resource,
+} from '../schema.js';
+import { dottedPath, validateResources as validateResourceList, type LocatedIssue } from '../schema/validate.js';
+import type { ClusterInfo, PushBody, Refusal, ReportedEndpoint, WeightsBody } from './api.js';
+import { REPLAY_WINDOW_MS } from './signing.js';
 
 export interface ClusterRecord {
   cluster: string;
@@ -9,6 +19,12 @@ export interface ClusterRecord {
   agentVersion?: string | undefined;
   stale: boolean;
   endpoints: ReportedEndpoint[];
+  /** Operator cordon: endpoints it does not hold yet are refused; the ones it holds keep serving. */
+  cordoned?: boolean | undefined;
+  /** When and why its endpoints were withdrawn (by an operator, or because its key left AGENT_KEYS). */
+  withdrawn?: { at: number; reason: 'operator' | 'key-removed' } | undefined;
+  /** What its last push was refused for cordon reasons (shown by GET /clusters; other refusals are recomputed). */
+  cordonRefused?: Refusal[] | undefined;
 }
 
 export interface HistoryEntry {
@@ -38,33 +54,35 @@ const endpointKey = (e: ReportedEndpoint) => `${e.backend.namespace}/${e.backend
 const backendId = (r: { metadata: { namespace: string; name: string } }) => `${r.metadata.namespace}/${r.metadata.name}`;
 const stable = (v: unknown) => JSON.stringify(v);
 
-export function issuePath(path: PropertyKey[]) {
-  return path.map(String).join('.');
+export const issuePath = (path: PropertyKey[]) => dottedPath(path);
+
+const toIssue = (i: LocatedIssue): Required<Issue> => ({ index: i.index ?? 0, path: dottedPath(i.path), message: i.message });
+
+/**
+ * Validates a list of resources as publish input through the shared pipeline (src/schema/validate.ts, the one the CLI
+ * and the snapshot reader use): strict schemas, so `matchs:` is an error at `resources.0.spec.rules.0.matchs`.
+ */
+export function validateResources(resources: unknown[]): Outcome<{ resources: Resource[]; warnings: Required<Issue>[] }> {
+  const v = validateResourceList(resources, ['resources']);
+  if (v.errors.length) return { ok: false, status: 400, error: 'invalid resources', issues: v.errors.map(toIssue) };
+  return { ok: true, value: { resources: v.resources, warnings: v.warnings.map(toIssue) } };
 }
 
-/** Validates a list of resources as publish input: schema issues and reference errors, all of them. */
-export function validateResources(resources: unknown[]): Outcome<{ resources: Resource[]; warnings: Required<Issue>[] }> {
-  const issues: Issue[] = [];
-  const parsed: Resource[] = [];
-  resources.forEach((raw, index) => {
-    const r = Resource.safeParse(raw);
-    if (r.success) parsed.push(r.data);
-    else for (const i of r.error.issues) issues.push({ index, path: issuePath(['resources', index, ...i.path]), message: i.message });
-  });
-  if (issues.length) return { ok: false, status: 400, error: 'invalid resources', issues };
-  const refs = checkReferences(parsed);
-  const errors = refs.filter((i) => i.severity === 'error');
-  if (errors.length)
-    return {
-      ok: false,
-      status: 400,
-      error: 'invalid resources',
-      issues: errors.map((i) => ({ index: i.index, path: issuePath(['resources', i.index, ...i.path]), message: i.message })),
-    };
-  const warnings = refs
-    .filter((i) => i.severity === 'warning')
-    .map((i) => ({ index: i.index, path: issuePath(['resources', i.index, ...i.path]), message: i.message }));
-  return { ok: true, value: { resources: parsed, warnings } };
+/** A URL's origin, so `https://A.example.com:443` and `https://a.example.com/` name the same endpoint. */
+function origin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+interface Merged {
+  resources: Resource[];
+  /** cluster -> its endpoints that are not served, with the reason. */
+  refused: Map<string, Refusal[]>;
+  /** cluster -> how many of its endpoints are served. */
+  served: Map<string, number>;
 }
 
 export class CoordinatorState {
@@ -112,8 +130,8 @@ export class CoordinatorState {
   useNonce(signature: string, now: number): boolean {
     const until = this.nonces.get(signature);
     if (until !== undefined && until > now) return false;
-    this.nonces.set(signature, now + 2 * MAX_SKEW_MS);
-    this.writes.set(`nonce:${signature}`, now + 2 * MAX_SKEW_MS);
+    this.nonces.set(signature, now + REPLAY_WINDOW_MS);
+    this.writes.set(`nonce:${signature}`, now + REPLAY_WINDOW_MS);
     return true;
   }
 
@@ -206,8 +224,15 @@ export class CoordinatorState {
     return { ok: true, value: { version: this.commitPublished(entry.resources, now, `rollback to ${toVersion}`) } };
   }
 
-  /** Records an agent's report. The caller has checked that `cluster` is the signing cluster. */
-  push(cluster: string, body: PushBody, now: number): Outcome<{ version: number; changed: boolean; endpoints: number }> {
+  /**
+   * Records an agent's report. The caller has checked that `cluster` is the signing cluster. What is recorded is not
+   * necessarily served: the answer lists every endpoint that is not, with the reason (see `merge`).
+   */
+  push(
+    cluster: string,
+    body: PushBody,
+    now: number,
+  ): Outcome<{ version: number; changed: boolean; endpoints: number; accepted: number; refused: Refusal[] }> {
     const bad = body.endpoints.findIndex((e) => e.cluster !== cluster);
     if (body.cluster !== cluster || bad >= 0)
       return { ok: false, status: 403, error: `cluster ${cluster} may only report its own endpoints` };
@@ -222,10 +247,94 @@ export class CoordinatorState {
     endpoints = [...new Map(endpoints.map((e) => [endpointKey(e), e])).values()].sort((a, b) =>
       endpointKey(a).localeCompare(endpointKey(b)),
     );
+    // Cordoned: what the cluster already holds keeps serving (and may change readiness); nothing new gets in.
+    const cordonRefused: Refusal[] = [];
+    if (prev.cordoned) {
+      const held = new Set(prev.endpoints.map(endpointKey));
+      endpoints = endpoints.filter((e) => {
+        if (held.has(endpointKey(e))) return true;
+        cordonRefused.push({ backend: `${e.backend.namespace}/${e.backend.name}`, url: e.url, reason: 'cordoned' });
+        return false;
+      });
+    }
     const changed = prev.stale || stable(prev.endpoints) !== stable(endpoints);
-    this.saveCluster({ cluster, lastHeartbeat: now, agentVersion: body.agentVersion ?? prev.agentVersion, stale: false, endpoints });
+    this.saveCluster({
+      ...prev,
+      lastHeartbeat: now,
+      agentVersion: body.agentVersion ?? prev.agentVersion,
+      stale: false,
+      endpoints,
+      withdrawn: prev.cordoned ? prev.withdrawn : undefined,
+      cordonRefused: cordonRefused.length ? cordonRefused : undefined,
+    });
     const version = changed ? this.bump(now) : this.meta.version;
-    return { ok: true, value: { version, changed, endpoints: endpoints.length } };
+    const merged = this.merge();
+    return {
+      ok: true,
+      value: {
+        version,
+        changed,
+        endpoints: endpoints.length,
+        accepted: merged.served.get(cluster) ?? 0,
+        refused: [...cordonRefused, ...(merged.refused.get(cluster) ?? [])],
+      },
+    };
+  }
+
+  /** Operator: stop admitting endpoints the cluster does not hold yet. What it holds keeps serving. */
+  cordon(cluster: string): void {
+    const prev = this.clusters.get(cluster) ?? { cluster, lastHeartbeat: null, stale: false, endpoints: [] };
+    this.saveCluster({ ...prev, cordoned: true });
+  }
+
+  /** False when the cluster is not known. */
+  uncordon(cluster: string): boolean {
+    const prev = this.clusters.get(cluster);
+    if (!prev) return false;
+    this.saveCluster({ ...prev, cordoned: false, cordonRefused: undefined });
+    return true;
+  }
+
+  /**
+   * Operator: remove every endpoint of the cluster now, and cordon it so its next push does not bring them back
+   * (uncordon lets it report again). Also the fate of a cluster whose key left AGENT_KEYS, after the stale timeout.
+   */
+  withdraw(cluster: string, now: number, reason: 'operator' | 'key-removed' = 'operator'): { version: number; withdrawn: number } {
+    const prev = this.clusters.get(cluster) ?? { cluster, lastHeartbeat: null, stale: false, endpoints: [] };
+    const withdrawn = prev.endpoints.length;
+    // An operator's withdrawal also cordons; a revoked key needs no cordon (without a key the cluster cannot push, and
+    // putting a key back is the operator's consent).
+    const cordoned = reason === 'operator' ? true : prev.cordoned;
+    this.saveCluster({ ...prev, endpoints: [], cordoned, withdrawn: { at: now, reason }, cordonRefused: undefined });
+    return { version: withdrawn ? this.bump(now) : this.meta.version, withdrawn };
+  }
+
+  /**
+   * Revocation removes: a cluster that is not in `known` (the clusters named in AGENT_KEYS) loses its endpoints once
+   * it has been silent for the stale timeout. `known` null means the key set is unreadable: nothing is revoked then.
+   */
+  withdrawRevoked(now: number, known: ReadonlySet<string> | null, staleAfterMs: number): boolean {
+    if (!known) return false;
+    let changed = false;
+    for (const c of [...this.clusters.values()]) {
+      if (known.has(c.cluster) || c.endpoints.length === 0) continue;
+      if ((c.lastHeartbeat ?? 0) + staleAfterMs > now) continue;
+      this.withdraw(c.cluster, now, 'key-removed');
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** When the next cluster without a key would lose its endpoints, or null. */
+  revokeDue(known: ReadonlySet<string> | null, staleAfterMs: number): number | null {
+    if (!known) return null;
+    let due: number | null = null;
+    for (const c of this.clusters.values())
+      if (!known.has(c.cluster) && c.endpoints.length > 0) {
+        const at = (c.lastHeartbeat ?? 0) + staleAfterMs;
+        due = due === null ? at : Math.min(due, at);
+      }
+    return due;
   }
 
   heartbeat(cluster: string, now: number, agentVersion?: string): { version: number; changed: boolean } {
@@ -260,47 +369,116 @@ export class CoordinatorState {
     return due;
   }
 
-  /** Published resources with every cluster's reported endpoints merged into their Backends. */
-  snapshot(): Snapshot | null {
-    if (this.meta.version === 0) return null;
-    const reported = new Map<string, Endpoint[]>();
-    for (const c of [...this.clusters.values()].sort((a, b) => a.cluster.localeCompare(b.cluster)))
+  /**
+   * Published resources with the admitted reported endpoints merged into their Backends. Consent is the Backend's
+   * (`spec.clusters.allowed`, optionally per namespace); static endpoints are never replaced or re-weighted; each
+   * cluster has its own quota (`maxEndpointsPerCluster`); and when the Backend's 256 places run short, clusters take
+   * turns one endpoint at a time (in name order), so no cluster can crowd another out.
+   */
+  private merge(): Merged {
+    const refused = new Map<string, Refusal[]>();
+    const served = new Map<string, number>();
+    const refuse = (cluster: string, r: Refusal) => {
+      const list = refused.get(cluster) ?? [];
+      list.push(r);
+      refused.set(cluster, list);
+    };
+    const backends = new Map(this.published.flatMap((r) => (r.kind === 'Backend' ? [[backendId(r), r] as const] : [])));
+    // Backend id -> cluster -> admitted candidates, in the cluster's (sorted) order.
+    const candidates = new Map<string, Map<string, Endpoint[]>>();
+    const clusters = [...this.clusters.values()].sort((a, b) => a.cluster.localeCompare(b.cluster));
+    for (const c of clusters)
       for (const e of c.endpoints) {
-        const { backend, sourceNamespace: _sourceNamespace, ...ep } = e;
-        const id = `${backend.namespace}/${backend.name}`;
-        const list = reported.get(id) ?? [];
+        const { backend: ref, sourceNamespace, ...ep } = e;
+        const id = `${ref.namespace}/${ref.name}`;
+        const r = (reason: Refusal['reason']) => refuse(c.cluster, { backend: id, url: e.url, reason });
+        const b = backends.get(id);
+        if (!b) {
+          r('unknown-backend');
+          continue;
+        }
+        const grant = b.spec.clusters?.allowed.find((a) => a.name === c.cluster);
+        if (!grant) {
+          r('not-admitted');
+          continue;
+        }
+        if (grant.namespaces && !(sourceNamespace !== undefined && grant.namespaces.includes(sourceNamespace))) {
+          r('namespace-not-admitted');
+          continue;
+        }
+        if (b.spec.endpoints.some((s) => origin(s.url) === origin(e.url))) {
+          r('static-endpoint');
+          continue;
+        }
+        const byCluster = candidates.get(id) ?? new Map<string, Endpoint[]>();
+        candidates.set(id, byCluster);
+        const list = byCluster.get(c.cluster) ?? [];
+        byCluster.set(c.cluster, list);
+        if (list.length >= (b.spec.clusters?.maxEndpointsPerCluster ?? DEFAULT_MAX_ENDPOINTS_PER_CLUSTER)) {
+          r('over-cap');
+          continue;
+        }
         list.push(Endpoint.parse({ ...ep, owner: c.cluster, ...(c.stale ? { stale: true } : {}) }));
-        reported.set(id, list);
       }
-    const resources = this.published.map((r) => {
-      if (r.kind !== 'Backend') return r;
-      const extra = reported.get(backendId(r));
-      if (!extra) return r;
-      // Static endpoints (no owner) stay; an agent report for the same URL supersedes the static entry.
-      const urls = new Set(extra.map((e) => e.url));
-      const b: Backend = {
-        ...r,
-        spec: { ...r.spec, endpoints: [...r.spec.endpoints.filter((e) => e.owner || !urls.has(e.url)), ...extra].slice(0, 256) },
-      };
+
+    const resources = this.published.map((res) => {
+      if (res.kind !== 'Backend') return res;
+      const byCluster = candidates.get(backendId(res));
+      if (!byCluster) return res;
+      let room = MAX_BACKEND_ENDPOINTS - res.spec.endpoints.length;
+      const taken = new Set(res.spec.endpoints.map((e) => origin(e.url)));
+      const accepted = new Map<string, Endpoint[]>();
+      const queues = [...byCluster.entries()].map(([cluster, list]) => ({ cluster, list: [...list] }));
+      // Round robin: one endpoint per cluster per turn.
+      while (queues.some((q) => q.list.length)) {
+        for (const q of queues) {
+          const e = q.list.shift();
+          if (!e) continue;
+          const id = backendId(res);
+          if (taken.has(origin(e.url))) refuse(q.cluster, { backend: id, url: e.url, reason: 'duplicate-url' });
+          else if (room <= 0) refuse(q.cluster, { backend: id, url: e.url, reason: 'backend-full' });
+          else {
+            taken.add(origin(e.url));
+            room--;
+            accepted.set(q.cluster, [...(accepted.get(q.cluster) ?? []), e]);
+            served.set(q.cluster, (served.get(q.cluster) ?? 0) + 1);
+          }
+        }
+      }
+      const extra = [...accepted.keys()].sort().flatMap((c) => accepted.get(c)!);
+      const b: Backend = { ...res, spec: { ...res.spec, endpoints: [...res.spec.endpoints, ...extra] } };
       return b;
     });
-    return Snapshot.parse(toSnapshot(resources, this.meta.version, this.meta.createdAt));
+    return { resources, refused, served };
   }
 
-  clusterInfo(): ClusterInfo[] {
-    const backends = new Set(this.published.filter((r) => r.kind === 'Backend').map(backendId));
-    return [...this.clusters.values()]
-      .sort((a, b) => a.cluster.localeCompare(b.cluster))
-      .map((c) => ({
+  /** Published resources with every admitted reported endpoint merged into its Backend. */
+  snapshot(): Snapshot | null {
+    if (this.meta.version === 0) return null;
+    return Snapshot.parse(toSnapshot(this.merge().resources, this.meta.version, this.meta.createdAt));
+  }
+
+  /** Every cluster the coordinator knows of; `known` (the AGENT_KEYS clusters) adds those that never reported. */
+  clusterInfo(known?: ReadonlySet<string> | null): ClusterInfo[] {
+    const merged = this.merge();
+    const names = new Set([...this.clusters.keys(), ...(known ?? [])]);
+    return [...names].sort().map((name) => {
+      const c = this.clusters.get(name) ?? { cluster: name, lastHeartbeat: null, stale: false, endpoints: [] };
+      const refused = [...(c.cordonRefused ?? []), ...(merged.refused.get(name) ?? [])];
+      return {
         cluster: c.cluster,
         lastHeartbeat: c.lastHeartbeat === null ? null : new Date(c.lastHeartbeat).toISOString(),
         stale: c.stale,
         endpoints: c.endpoints.length,
-        unmatchedBackends: [...new Set(c.endpoints.map((e) => `${e.backend.namespace}/${e.backend.name}`))].filter(
-          (id) => !backends.has(id),
-        ),
+        served: merged.served.get(name) ?? 0,
+        cordoned: c.cordoned ?? false,
+        ...(known ? { keyConfigured: known.has(name) } : {}),
+        ...(c.withdrawn ? { withdrawn: { at: new Date(c.withdrawn.at).toISOString(), reason: c.withdrawn.reason } } : {}),
+        refused,
+        unmatchedBackends: [...new Set(refused.filter((r) => r.reason === 'unknown-backend').map((r) => r.backend))],
         ...(c.agentVersion ? { agentVersion: c.agentVersion } : {}),
-      }));
+      };
+    });
   }
 
   versions() {

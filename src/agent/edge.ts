@@ -18,6 +18,10 @@ export interface EdgeClientOptions {
   edgeUrl: string;
   cluster: string;
   key: string;
+  /** Id of `key` in the edge's AGENT_KEYS (`{"<cluster>": {"<key id>": ...}}`). Omitted: the edge tries the cluster's keys. */
+  keyId?: string | undefined;
+  /** The edge's EDGEWAY_AUDIENCE, when it sets one (signed as `tag`). */
+  audience?: string | undefined;
   agentVersion?: string;
   timeoutMs?: number;
   fetch?: typeof fetch;
@@ -29,18 +33,20 @@ export class EdgeClient {
 
   private async post(path: string, body: unknown): Promise<unknown> {
     const text = JSON.stringify(body);
-    const fullPath = `${ADMIN_PREFIX}${path}`;
+    const url = `${this.o.edgeUrl}${ADMIN_PREFIX}${path}`;
+    // RFC 9421 signature (src/admin/signing.ts, the module the Worker verifies with): bound to the edge's host.
     const headers = await signRequest({
       secret: this.o.key,
-      cluster: this.o.cluster,
+      keyid: this.o.keyId ? `${this.o.cluster}/${this.o.keyId}` : this.o.cluster,
       method: 'POST',
-      path: fullPath,
+      url,
       body: text,
       now: (this.o.now ?? Date.now)(),
+      tag: this.o.audience,
     });
     let res: Response;
     try {
-      res = await (this.o.fetch ?? fetch)(`${this.o.edgeUrl}${fullPath}`, {
+      res = await (this.o.fetch ?? fetch)(url, {
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/json' },
         body: text,

@@ -2,8 +2,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
-import type { z } from 'zod';
-import { BackendObjectRef, checkReferences, RateLimitPolicy, Resource, RESOURCE_KINDS, type Resource as ResourceT } from '../schema.js';
+import { BackendObjectRef, checkReferences, RateLimitPolicy, RESOURCE_KINDS, type Resource as ResourceT } from '../schema.js';
+import { formatPath, validateResource, validateResources, type LocatedIssue, type PathSeg } from '../schema/validate.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -30,12 +30,9 @@ export interface CompileResult {
   files: string[];
 }
 
-type PathSeg = string | number;
-
 const KIND_LIST = RESOURCE_KINDS.join(', ');
 
-export const formatPath = (p: readonly PathSeg[]) =>
-  p.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+export { formatPath };
 
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file;
@@ -140,6 +137,9 @@ export function compileSources(sources: Source[]): CompileResult {
       }
       const located = (p: PathSeg[], message: string, severity: Severity = 'error', key?: string) =>
         at(locate(doc, p, key), p.length || key ? `${formatPath(key ? [...p, key] : p)}: ${message}` : message, severity);
+      // An unknown key is located at the key itself, everything else at the node its path names.
+      const locatedIssue = (i: LocatedIssue) =>
+        i.key === undefined ? located(i.path, i.message, i.severity) : located(i.path.slice(0, -1), i.message, i.severity, i.key);
       if (!isPlainObject(raw)) {
         located([], 'a document must be a mapping with apiVersion, kind, metadata and spec');
         continue;
@@ -152,23 +152,11 @@ export function compileSources(sources: Source[]): CompileResult {
         at(locate(doc, ['kind']), `unknown kind ${String(raw.kind)} (expected ${KIND_LIST})`);
         continue;
       }
-      for (const u of unknownFields(Resource, raw)) located(u.path, `unknown field "${u.key}"`, 'error', u.key);
-      const result = Resource.safeParse(raw);
-      if (result.success) {
-        entry.resource = result.data;
-      } else {
-        // One message per field: a malformed duration would otherwise also fail every range check on it.
-        const seen = new Set<string>();
-        for (const issue of result.error.issues) {
-          if (issue.code === 'unrecognized_keys') {
-            for (const key of issue.keys) located(issue.path as PathSeg[], `unknown field "${key}"`, 'error', key);
-            continue;
-          }
-          const p = issue.path as PathSeg[];
-          if (seen.has(formatPath(p))) continue;
-          seen.add(formatPath(p));
-          located(p, describeIssue(issue, !hasPath(doc, p)));
-        }
+      // The shared pipeline (src/schema/validate.ts): the admin API and the snapshot reader judge exactly the same way.
+      const result = validateResource(raw, { missing: (p) => !hasPath(doc, p) });
+      if (result.ok) entry.resource = result.resource;
+      else {
+        for (const issue of result.issues) locatedIssue(issue);
         entry.placeholder = placeholderFor(raw);
       }
       parsed.push(entry);
@@ -194,35 +182,16 @@ export function compileSources(sources: Source[]): CompileResult {
   );
 }
 
-/** Validates already-parsed objects (the dev server's publish, the admin path): same checks, located by index. */
+/** Validates already-parsed objects (the dev server's publish): the shared pipeline, located by resource number. */
 export function validateObjects(objects: unknown[]): { resources: ResourceT[]; errors: string[]; warnings: string[] } {
-  const errors: string[] = [];
-  const warnings: string[] = [];
-  const resources: ResourceT[] = [];
-  objects.forEach((raw, i) => {
-    const where = (p: PathSeg[]) => `resource ${i + 1}${p.length ? ` ${formatPath(p)}` : ''}`;
-    if (!isPlainObject(raw) || typeof raw.kind !== 'string' || !(RESOURCE_KINDS as readonly string[]).includes(raw.kind)) {
-      errors.push(`${where([])}: unknown kind ${isPlainObject(raw) ? String(raw.kind) : typeof raw} (expected ${KIND_LIST})`);
-      return;
-    }
-    for (const u of unknownFields(Resource, raw)) errors.push(`${where(u.path)}: unknown field "${u.key}"`);
-    const result = Resource.safeParse(raw);
-    if (!result.success) {
-      const seen = new Set<string>();
-      for (const issue of result.error.issues) {
-        if (issue.code === 'unrecognized_keys')
-          for (const key of issue.keys) errors.push(`${where(issue.path as PathSeg[])}: unknown field "${key}"`);
-        else if (!seen.has(formatPath(issue.path as PathSeg[]))) {
-          seen.add(formatPath(issue.path as PathSeg[]));
-          errors.push(`${where(issue.path as PathSeg[])}: ${describeIssue(issue, false)}`);
-        }
-      }
-    } else resources.push(result.data);
-  });
-  if (errors.length === 0)
-    for (const issue of checkReferences(resources))
-      (issue.severity === 'error' ? errors : warnings).push(`resource ${issue.index + 1} ${formatPath(issue.path)}: ${issue.message}`);
-  return { resources, errors, warnings };
+  const v = validateResources(objects);
+  const line = (i: LocatedIssue) => {
+    const inner = i.path.slice(1);
+    // "resource 3: unknown kind Gateway (...)": the message names the field already.
+    if (inner.length === 1 && inner[0] === 'kind') return `resource ${(i.index ?? 0) + 1}: ${i.message}`;
+    return `resource ${(i.index ?? 0) + 1}${inner.length ? ` ${formatPath(inner)}` : ''}: ${i.message}`;
+  };
+  return { resources: v.resources, errors: v.errors.map(line), warnings: v.warnings.map(line) };
 }
 
 function finish(resources: ResourceT[], diagnostics: Diagnostic[], files: string[]): CompileResult {
@@ -244,102 +213,6 @@ function finish(resources: ResourceT[], diagnostics: Diagnostic[], files: string
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** zod's default wording is written for developers; route authors get the constraint stated plainly. */
-function describeIssue(issue: z.core.$ZodIssue, missing: boolean): string {
-  switch (issue.code) {
-    case 'invalid_type':
-      return missing ? `required (expected ${issue.expected})` : `expected ${issue.expected}`;
-    case 'invalid_value':
-      return issue.values.length === 1
-        ? `must be ${JSON.stringify(issue.values[0])}`
-        : `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'invalid_union': {
-      const disc = issue as unknown as { discriminator?: string; options?: unknown[] };
-      if (disc.discriminator && disc.options)
-        return missing ? `required (one of ${disc.options.join(', ')})` : `must be one of ${disc.options.join(', ')}`;
-      const literals = issue.errors.flatMap((branch) =>
-        branch.length === 1 && branch[0]!.code === 'invalid_value' ? branch[0]!.values : [undefined],
-      );
-      if (literals.length && literals.every((v) => v !== undefined))
-        return `must be one of ${literals.map((v) => JSON.stringify(v)).join(', ')}`;
-      return issue.message;
-    }
-    case 'too_small':
-    case 'too_big': {
-      const small = issue.code === 'too_small';
-      const bound = Number(small ? (issue as { minimum: number | bigint }).minimum : (issue as { maximum: number | bigint }).maximum);
-      const inclusive = issue.inclusive !== false;
-      if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint')
-        return `must be ${small ? (inclusive ? '>=' : '>') : inclusive ? '<=' : '<'} ${bound}`;
-      const unit = issue.origin === 'string' ? 'character' : 'item';
-      return `must have ${small ? 'at least' : 'at most'} ${bound} ${unit}${bound === 1 ? '' : 's'}`;
-    }
-    default:
-      return issue.message;
-  }
-}
-
-interface UnknownField {
-  path: PathSeg[];
-  key: string;
-}
-
-/**
- * zod's plain z.object() silently drops keys it does not know, so a typo such as `matchs:` in a rule would vanish
- * and the rule would match every path. Walk the schema alongside the input and report such keys; strict objects
- * are left to zod (it reports them itself) and loose ones (metadata, parentRefs) accept anything by design.
- */
-export function unknownFields(schema: z.core.$ZodType, value: unknown, at: PathSeg[] = [], out: UnknownField[] = []): UnknownField[] {
-  const def = schema._zod.def as unknown as Record<string, unknown> & { type: string };
-  switch (def.type) {
-    case 'optional':
-    case 'nullable':
-    case 'default':
-    case 'prefault':
-    case 'readonly':
-    case 'catch':
-    case 'nonoptional':
-      return unknownFields(def.innerType as z.core.$ZodType, value, at, out);
-    case 'pipe':
-      return unknownFields(def.in as z.core.$ZodType, value, at, out);
-    case 'lazy':
-      return unknownFields((def.getter as () => z.core.$ZodType)(), value, at, out);
-    case 'array':
-      if (Array.isArray(value)) value.forEach((v, i) => unknownFields(def.element as z.core.$ZodType, v, [...at, i], out));
-      return out;
-    case 'record':
-      if (isPlainObject(value))
-        for (const [k, v] of Object.entries(value)) unknownFields(def.valueType as z.core.$ZodType, v, [...at, k], out);
-      return out;
-    case 'union': {
-      const options = def.options as z.core.$ZodType[];
-      const discriminator = def.discriminator as string | undefined;
-      if (discriminator && isPlainObject(value)) {
-        const match = options.find((o) => {
-          const d = (o._zod.def as unknown as { shape?: Record<string, z.core.$ZodType> }).shape?.[discriminator];
-          const values = (d?._zod.def as unknown as { values?: unknown[] } | undefined)?.values;
-          return values?.includes(value[discriminator]);
-        });
-        if (match) unknownFields(match, value, at, out);
-      } else if (isPlainObject(value)) {
-        // Without a discriminator, only judge by the branch that accepts the value.
-        const match = options.find((o) => (o as unknown as z.ZodType).safeParse?.(value).success);
-        if (match) unknownFields(match, value, at, out);
-      }
-      return out;
-    }
-    case 'object': {
-      if (!isPlainObject(value)) return out;
-      const shape = def.shape as Record<string, z.core.$ZodType>;
-      if (def.catchall === undefined) for (const key of Object.keys(value)) if (!(key in shape)) out.push({ path: at, key });
-      for (const [key, child] of Object.entries(shape)) if (key in value) unknownFields(child, value[key], [...at, key], out);
-      return out;
-    }
-    default:
-      return out;
-  }
-}
 
 function keyOf(n: unknown): unknown {
   return isScalar(n) ? n.value : n;

@@ -1,7 +1,7 @@
 /** The Edgeway Backend (edgeway.dev/v1alpha1): one logical service reachable through endpoints in several clusters. */
 import { z } from 'zod';
 import { Duration, parseDuration } from './duration.js';
-import { Hostname, Metadata, ObjectName, Percent } from './common.js';
+import { Hostname, Metadata, Namespace, ObjectName, Percent } from './common.js';
 
 export const EndpointURL = z
   .string()
@@ -37,7 +37,7 @@ const DurationAtLeast = (minMs: number, label: string) =>
   Duration.refine((d) => parseDuration(d) >= minMs, `must be at least ${label}`);
 
 export const ActiveHealthCheck = z
-  .object({
+  .strictObject({
     path: z.string().startsWith('/').default('/healthz'),
     interval: DurationAtLeast(1000, '1s').default('5s'),
     timeout: DurationAtLeast(1, '1ms').default('1s'),
@@ -52,7 +52,7 @@ export const ActiveHealthCheck = z
   });
 
 export const PassiveHealthCheck = z
-  .object({
+  .strictObject({
     consecutiveFailures: z.number().int().min(1).max(1000).default(5),
     baseEjectionTime: DurationAtLeast(1, '1ms').default('30s'),
     maxEjectionTime: DurationAtLeast(1, '1ms').default('300s'),
@@ -63,17 +63,73 @@ export const PassiveHealthCheck = z
       ctx.addIssue({ code: 'custom', path: ['maxEjectionTime'], message: 'must not be shorter than baseEjectionTime' });
   });
 
+/** Endpoints a Backend can hold in all, static and reported together. */
+export const MAX_BACKEND_ENDPOINTS = 256;
+export const DEFAULT_MAX_ENDPOINTS_PER_CLUSTER = 16;
+
+/** Kubernetes cluster id, as the agent's EDGEWAY_CLUSTER and the AGENT_KEYS entries name it. */
+export const ClusterName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[a-z0-9]([-a-z0-9._]{0,126}[a-z0-9])?$/, 'must be a lowercase cluster id (a-z, 0-9, "-", ".", "_")');
+
+/**
+ * Which clusters' agents may report endpoints into a Backend, in the spirit of Gateway API's ReferenceGrant: the
+ * Backend (the target) consents. Omitted: no cluster is admitted and only the static endpoints serve.
+ */
+export const BackendClusters = z
+  .strictObject({
+    allowed: z
+      .array(
+        z.strictObject({
+          name: ClusterName.describe('Cluster whose agent may report endpoints for this Backend.'),
+          namespaces: z
+            .array(Namespace)
+            .min(1)
+            .max(64)
+            .optional()
+            .describe('Only endpoints derived from objects in these namespaces of that cluster. Omitted: any namespace.'),
+        }),
+      )
+      .max(64)
+      .default([])
+      .describe('Clusters admitted. Reports from any other cluster change nothing and are listed as refused.'),
+    maxEndpointsPerCluster: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_BACKEND_ENDPOINTS)
+      .default(DEFAULT_MAX_ENDPOINTS_PER_CLUSTER)
+      .describe('Reported endpoints kept per cluster (each cluster has its own quota; the rest are refused as over-cap).'),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.allowed.forEach((a, i) => {
+      if (seen.has(a.name)) ctx.addIssue({ code: 'custom', path: ['allowed', i, 'name'], message: `cluster "${a.name}" is listed twice` });
+      seen.add(a.name);
+    });
+  });
+
 export const Backend = z.strictObject({
   apiVersion: z.literal('edgeway.dev/v1alpha1'),
   kind: z.literal('Backend'),
   metadata: Metadata,
   spec: z.strictObject({
-    endpoints: z.array(Endpoint).max(256).default([]),
+    endpoints: z
+      .array(Endpoint)
+      .max(MAX_BACKEND_ENDPOINTS)
+      .default([])
+      .describe('Static endpoints (the operator\'s). Agent reports never replace or re-weight them.'),
+    clusters: BackendClusters.optional().describe('Clusters whose agents may add endpoints to this Backend. Default: none.'),
     healthCheck: z.strictObject({ active: ActiveHealthCheck.optional(), passive: PassiveHealthCheck.optional() }).optional(),
     failover: z
-      .object({
+      .strictObject({
         overprovisioningFactor: z.number().min(1).max(10).default(1.4),
         fallbackBackend: ObjectName.optional().describe('Backend (same namespace) used when nothing here is healthy.'),
+        panicThreshold: Percent.default(50).describe(
+          'Percent (Envoy healthy_panic_threshold): below this share of healthy weight in every tier, and in the fallback, health is ignored for endpoints that still accept connections. 0 disables.',
+        ),
       })
       .optional(),
   }),
@@ -81,5 +137,6 @@ export const Backend = z.strictObject({
 
 export type Backend = z.infer<typeof Backend>;
 export type Endpoint = z.infer<typeof Endpoint>;
+export type BackendClusters = z.infer<typeof BackendClusters>;
 export type ActiveHealthCheck = z.infer<typeof ActiveHealthCheck>;
 export type PassiveHealthCheck = z.infer<typeof PassiveHealthCheck>;

@@ -24,15 +24,29 @@ export const Hostname = z
   )
   .refine((h) => !/^[0-9.]+$/.test(h), 'must be a DNS name, not an IP address');
 
-export const Metadata = z
-  .object({
-    name: ObjectName,
-    namespace: Namespace.default('default'),
-    creationTimestamp: z.iso.datetime({ offset: true }).optional().describe('Older routes win precedence ties.'),
-    labels: z.record(z.string(), z.string()).optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
-  })
-  .loose();
+// Kubernetes ObjectMeta fields that `kubectl get -o yaml` exports: accepted and ignored. Anything else is a typo
+// (`namespce:` would otherwise silently put the resource into "default").
+const IgnoredObjectMeta = {
+  uid: z.string().optional(),
+  resourceVersion: z.string().optional(),
+  generation: z.number().int().optional(),
+  generateName: z.string().optional(),
+  selfLink: z.string().optional(),
+  deletionTimestamp: z.string().optional(),
+  deletionGracePeriodSeconds: z.number().int().optional(),
+  ownerReferences: z.array(z.object({}).loose()).optional(),
+  finalizers: z.array(z.string()).optional(),
+  managedFields: z.array(z.object({}).loose()).optional(),
+};
+
+export const Metadata = z.strictObject({
+  name: ObjectName,
+  namespace: Namespace.default('default'),
+  creationTimestamp: z.iso.datetime({ offset: true }).optional().describe('Older routes win precedence ties.'),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  ...IgnoredObjectMeta,
+});
 
 export const HeaderName = z
   .string()

@@ -11,7 +11,7 @@ const regexIssue = (pattern: string): string | null => {
 };
 
 export const PathMatch = z
-  .object({
+  .strictObject({
     type: z.enum(['Exact', 'PathPrefix', 'RegularExpression']).default('PathPrefix'),
     value: z.string().max(1024).default('/'),
   })
@@ -28,7 +28,7 @@ export const PathMatch = z
 
 const ValueMatch = (what: string) =>
   z
-    .object({
+    .strictObject({
       type: z.enum(['Exact', 'RegularExpression']).default('Exact'),
       name: what === 'header' ? HeaderName : z.string().min(1).max(256),
       value: z.string().max(4096),
@@ -47,7 +47,7 @@ export const HTTPRouteMatch = z.strictObject({
 
 const HeaderValue = z.strictObject({ name: HeaderName, value: z.string().max(4096) });
 export const HeaderModifier = z
-  .object({
+  .strictObject({
     set: z.array(HeaderValue).max(16).optional(),
     add: z.array(HeaderValue).max(16).optional(),
     remove: z.array(HeaderName).max(16).optional(),
@@ -101,7 +101,7 @@ export const HTTPRouteFilter = z.discriminatedUnion('type', [
       backendRef: BackendObjectRef,
       percent: z.number().int().min(0).max(100).optional(),
       fraction: z
-        .object({ numerator: z.number().int().min(0), denominator: z.number().int().min(1).default(100) })
+        .strictObject({ numerator: z.number().int().min(0), denominator: z.number().int().min(1).default(100) })
         .refine((f) => f.numerator <= f.denominator, 'numerator must not exceed denominator')
         .optional(),
     }),
@@ -114,7 +114,7 @@ export const HTTPBackendRef = BackendObjectRef.extend({
 });
 
 export const HTTPRouteTimeouts = z
-  .object({
+  .strictObject({
     request: Duration.optional().describe('Whole request, retries included. "0s" disables.'),
     backendRequest: Duration.optional().describe('One attempt to the backend. Must not exceed request.'),
   })
@@ -141,7 +141,7 @@ export const SessionPersistence = z.strictObject({
 });
 
 export const HTTPRouteRule = z
-  .object({
+  .strictObject({
     name: z.string().min(1).max(253).optional().describe('Rule name: the sectionName that policies can target.'),
     matches: z
       .array(HTTPRouteMatch)

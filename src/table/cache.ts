@@ -1,5 +1,6 @@
 /** Per-isolate routing-table cache: stale-while-revalidate over KV, never replacing a good table with a bad one. */
-import { KV_POINTER_KEY, Snapshot, SnapshotPointer } from '../schema.js';
+import { KV_POINTER_KEY, SnapshotPointer } from '../schema.js';
+import { dottedPath, locateIssues, validateSnapshot } from '../schema/validate.js';
 import type { CompiledTable } from '../table.js';
 import { compileTable } from './compile.js';
 
@@ -64,7 +65,7 @@ export class TableCache {
         this.log({
           level: 'error',
           msg: 'routing table pointer invalid',
-          issues: pointer.error.issues.map(formatIssue),
+          issues: locateIssues(pointer.error.issues).map(formatIssue),
           serving: this.current?.version ?? null,
         });
         this.checkedAt = now;
@@ -76,31 +77,32 @@ export class TableCache {
         return;
       }
       const raw = await source.get(key, 'text');
-      const parsed = Snapshot.safeParse(raw === null ? undefined : safeJson(raw));
-      if (!parsed.success || parsed.data.version !== version) {
+      // The same strict pipeline as the CLI and the admin API: an unknown field is a rejected snapshot here too.
+      const parsed = validateSnapshot(raw === null ? undefined : safeJson(raw));
+      if (!parsed.ok || parsed.snapshot.version !== version) {
         this.rejectedVersion = version;
         this.log({
           level: 'error',
           msg: 'routing table snapshot rejected; keeping the last good table',
           version,
           key,
-          issues: parsed.success
-            ? [`snapshot says version ${parsed.data.version}, pointer says ${version}`]
-            : parsed.error.issues.slice(0, 20).map(formatIssue),
+          issues: parsed.ok
+            ? [`snapshot says version ${parsed.snapshot.version}, pointer says ${version}`]
+            : parsed.issues.slice(0, 20).map(formatIssue),
           serving: this.current?.version ?? null,
         });
         this.checkedAt = now;
         return;
       }
-      const compiled = compileTable(parsed.data);
+      const compiled = compileTable(parsed.snapshot);
       this.current = compiled;
       this.checkedAt = now;
       this.log({
         level: 'info',
         msg: 'routing table loaded',
         version,
-        routes: parsed.data.routes.length,
-        backends: parsed.data.backends.length,
+        routes: parsed.snapshot.routes.length,
+        backends: parsed.snapshot.backends.length,
         compileMs: Math.round(compiled.compileMs * 100) / 100,
       });
     } catch (err) {
@@ -125,5 +127,5 @@ function safeJson(text: string): unknown {
 }
 
 function formatIssue(issue: { path: PropertyKey[]; message: string }): string {
-  return `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`;
+  return `${dottedPath(issue.path) || '(root)'}: ${issue.message}`;
 }

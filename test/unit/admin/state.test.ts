@@ -4,7 +4,12 @@ import type { PushBody } from '../../../src/admin/api.js';
 import { CoordinatorState, HISTORY_LIMIT } from '../../../src/admin/state.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
-const backend = (name: string) => ({ apiVersion: 'edgeway.dev/v1alpha1', kind: 'Backend', metadata: { name }, spec: {} });
+const backend = (name: string, spec: Record<string, unknown> = { clusters: { allowed: [{ name: 'east' }, { name: 'west' }] } }) => ({
+  apiVersion: 'edgeway.dev/v1alpha1',
+  kind: 'Backend',
+  metadata: { name },
+  spec,
+});
 const push = (cluster: string, urls: string[], policy: PushBody['policy'] = 'sync', backendName = 'web'): PushBody => ({
   cluster,
   policy,
@@ -99,8 +104,10 @@ describe('CoordinatorState', () => {
     const s = new CoordinatorState();
     expect(s.useNonce('sig', T0)).toBe(true);
     expect(s.useNonce('sig', T0 + 1000)).toBe(false);
-    s.expireNonces(T0 + 10 * 60_000);
+    // Still remembered at the end of the longest window a signature can verify in (±5 min skew, 1 min expiry grace).
+    expect(s.useNonce('sig', T0 + 11 * 60_000 - 1)).toBe(false);
+    s.expireNonces(T0 + 11 * 60_000);
     expect(s.nonces.size).toBe(0);
-    expect(s.useNonce('sig', T0 + 10 * 60_000)).toBe(true);
+    expect(s.useNonce('sig', T0 + 11 * 60_000)).toBe(true);
   });
 });

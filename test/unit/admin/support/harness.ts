@@ -15,11 +15,12 @@ export const AGENT_KEYS: Record<string, string> = {
   'azure-weu': 'secret-azure-weu-0123456789abcde',
 };
 
-export async function adminHarness() {
+/** `extra` overrides bindings (AGENT_KEYS, EDGEWAY_AUDIENCE, ...); `memory` forces an in-memory coordinator of its own. */
+export async function adminHarness(extra: Partial<AdminEnv> = {}, opts: { memory?: boolean } = {}) {
   const base = env as unknown as AdminEnv;
-  let namespace = base.COORDINATOR;
+  let namespace = opts.memory ? undefined : base.COORDINATOR;
   let stop = () => {};
-  const testEnv: AdminEnv = { ...base, ADMIN_TOKEN, AGENT_KEYS: JSON.stringify(AGENT_KEYS) };
+  const testEnv: AdminEnv = { ...base, ADMIN_TOKEN, AGENT_KEYS: JSON.stringify(AGENT_KEYS), ...extra };
   if (!namespace) {
     const mem = memoryState();
     const obj = new Coordinator(mem.ctx, testEnv);
@@ -30,9 +31,14 @@ export async function adminHarness() {
   }
   const root = new Hono().route(ADMIN_BASE_PATH, adminApp);
   const callEnv = { ...testEnv, COORDINATOR: namespace };
+  /** Changes bindings for the Worker side and the in-memory coordinator alike (a secret change, as deployed). */
+  const setEnv = (patch: Partial<AdminEnv>) => {
+    Object.assign(testEnv, patch);
+    Object.assign(callEnv, patch);
+  };
 
-  const call = (path: string, init: RequestInit = {}) =>
-    root.fetch(new Request(`https://edge.test${ADMIN_BASE_PATH}${path}`, init), callEnv, createExecutionContext());
+  const call = (path: string, init: RequestInit = {}, host = 'edge.test') =>
+    root.fetch(new Request(`https://${host}${ADMIN_BASE_PATH}${path}`, init), callEnv, createExecutionContext());
 
   const op = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const headers = new Headers(init.headers);
@@ -46,18 +52,21 @@ export async function adminHarness() {
     cluster: string,
     path: string,
     body: unknown,
-    opts: { now?: number; secret?: string; headerCluster?: string } = {},
+    opts: { now?: number; secret?: string; keyid?: string; host?: string; tag?: string; signHost?: string } = {},
   ) => {
     const text = JSON.stringify(body);
+    const host = opts.host ?? 'edge.test';
     const headers = await signRequest({
       secret: opts.secret ?? AGENT_KEYS[cluster] ?? 'unknown-cluster-secret-000000',
-      cluster: opts.headerCluster ?? cluster,
+      keyid: opts.keyid ?? cluster,
       method: 'POST',
-      path: `${ADMIN_BASE_PATH}${path}`,
+      url: `https://${opts.signHost ?? host}${ADMIN_BASE_PATH}${path}`,
       body: text,
       now: opts.now ?? Date.now(),
+      tag: opts.tag,
     });
-    const request = () => call(path, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: text });
+    const request = () =>
+      call(path, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: text }, host);
     return { response: await request(), replay: request, headers, text };
   };
 
@@ -78,7 +87,7 @@ export async function adminHarness() {
     }
   };
 
-  return { call, op, agent, etag, kvSnapshot, stop, kv: base.ROUTES };
+  return { call, op, agent, etag, kvSnapshot, stop, kv: base.ROUTES, env: callEnv, setEnv };
 }
 
 export const resources = (blueWeight = 100, greenWeight = 0) => [
@@ -99,7 +108,13 @@ export const resources = (blueWeight = 100, greenWeight = 0) => [
       ],
     },
   },
-  { apiVersion: 'edgeway.dev/v1alpha1', kind: 'Backend', metadata: { name: 'blue', namespace: 'default' }, spec: { endpoints: [] } },
+  {
+    apiVersion: 'edgeway.dev/v1alpha1',
+    kind: 'Backend',
+    metadata: { name: 'blue', namespace: 'default' },
+    // The three test clusters may report into blue; green takes static endpoints only.
+    spec: { endpoints: [], clusters: { allowed: Object.keys(AGENT_KEYS).map((name) => ({ name })) } },
+  },
   {
     apiVersion: 'edgeway.dev/v1alpha1',
     kind: 'Backend',
