@@ -18,7 +18,17 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               outboundService: resolveOverrideOutbound({ allowHost: (h) => h === '127.0.0.1' || h === 'localhost' }),
-              bindings: { DEBUG_HEADERS: 'on', EDGEWAY_ENV: 'test' },
+              // Test-only secrets, the same values test/unit/admin/support/harness.ts uses (the coordinator reads AGENT_KEYS).
+              bindings: {
+                DEBUG_HEADERS: 'on',
+                EDGEWAY_ENV: 'test',
+                ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
+                AGENT_KEYS: JSON.stringify({
+                  'aws-use1': 'secret-aws-use1-0123456789abcdef',
+                  'gcp-euw1': 'secret-gcp-euw1-0123456789abcdef',
+                  'azure-weu': 'secret-azure-weu-0123456789abcde',
+                }),
+              },
             },
           }),
         ],

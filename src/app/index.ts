@@ -1,6 +1,7 @@
 /** The Hono app: internal endpoints under /_edgeway, everything else goes through the gateway. */
 import { Hono } from 'hono';
 import { ADMIN_BASE_PATH, adminApp } from '../admin/app.js';
+import { checkOperator, unauthorized } from '../admin/auth.js';
 import type { Env } from '../env.js';
 import { healthPage, IsolateHealth, RetryBudget } from '../health.js';
 import { refreshActiveHealth, type CheckerNamespace } from '../health/refresh.js';
@@ -30,7 +31,10 @@ const loadTable = (env: Env, ctx: { waitUntil(p: Promise<unknown>): void }) => {
 };
 
 app.get('/_edgeway/health', async (c) => {
-  if (!internalCaller(c.req.raw, c.env)) return c.json({ error: 'forbidden', message: 'health is served to operators only' }, 403);
+  // The admin API's own operator check (bearer ADMIN_TOKEN, 16+ characters, constant time), in dev too: no client
+  // header (CF-Connecting-IP can be sent by anyone) decides who is an operator. Locally: --var ADMIN_TOKEN:...
+  const auth = await checkOperator(c.req.raw, c.env);
+  if (!auth.ok) return unauthorized(c.req.path, auth.reason);
   const table = await loadTable(c.env, c.executionCtx);
   return healthPage(health.describe(Date.now(), table?.snapshot.backends ?? []));
 });
@@ -56,24 +60,7 @@ app.all('*', async (c) => {
   });
 });
 
-/** Operators: the admin bearer token. Before one is configured, only loopback clients in dev/test. */
-function internalCaller(request: Request, env: Env): boolean {
-  const auth = request.headers.get('authorization') ?? '';
-  if (env.ADMIN_TOKEN) return auth.startsWith('Bearer ') && timingSafeEqualStrings(auth.slice(7), env.ADMIN_TOKEN);
-  const local = isLocal(env);
-  const ip = request.headers.get('cf-connecting-ip');
-  return local && (ip === null || ip === '127.0.0.1' || ip === '::1');
-}
-
 /** dev and test run in miniflare on one machine; production never sets EDGEWAY_ENV. */
 function isLocal(env: Env): boolean {
   return env.EDGEWAY_ENV === 'dev' || env.EDGEWAY_ENV === 'test';
-}
-
-function timingSafeEqualStrings(a: string, b: string): boolean {
-  const enc = new TextEncoder();
-  const x = enc.encode(a);
-  const y = enc.encode(b);
-  if (x.byteLength !== y.byteLength) return false;
-  return crypto.subtle.timingSafeEqual(x, y);
 }

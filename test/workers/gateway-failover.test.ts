@@ -1,4 +1,4 @@
-import { SELF } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { backend, endpoint, get, publish, refusedUrl, route } from './helpers.js';
 
@@ -42,7 +42,9 @@ describe('failover inside a Backend', () => {
     await res.body?.cancel();
     expect(res.status).toBe(200);
     expect(res.headers.get('x-edgeway-cluster')).toBe('usw2');
-    const health = (await (await SELF.fetch('http://eject.example.com/_edgeway/health')).json()) as {
+    const health = (await (
+      await SELF.fetch('http://eject.example.com/_edgeway/health', { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } })
+    ).json()) as {
       backends: { backend: string; endpoints: { cluster: string; usable: boolean }[] }[];
     };
     const eject = health.backends.find((b) => b.backend === 'default/eject')!;
