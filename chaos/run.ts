@@ -122,6 +122,9 @@ function resources(ups: ChaosUpstream[]) {
   ];
 }
 
+/** Operator token of the local gateway the harness starts (never a real secret). */
+const CHAOS_ADMIN_TOKEN = 'chaos-admin-token-0123456789abcdef';
+
 function get(
   agent: http.Agent,
   base: URL,
@@ -130,7 +133,16 @@ function get(
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: base.hostname, port: base.port, path, method: 'GET', agent, headers: { host: HOST }, timeout: timeoutMs },
+      {
+        host: base.hostname,
+        port: base.port,
+        path,
+        method: 'GET',
+        agent,
+        // The health page needs the operator token, like the admin API (the gateway is started with it below).
+        headers: { host: HOST, authorization: `Bearer ${CHAOS_ADMIN_TOKEN}` },
+        timeout: timeoutMs,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -405,6 +417,7 @@ async function main() {
     let startDevGateway: (o: {
       resources: unknown[];
       port: number;
+      bindings?: Record<string, string>;
     }) => Promise<{ url: string | URL; publish?: unknown; dispose: () => unknown }>;
     try {
       ({ startDevGateway } = (await import('../src/cli/dev-server.js' as string)) as { startDevGateway: typeof startDevGateway });
@@ -412,7 +425,7 @@ async function main() {
       console.error(`chaos: cannot load startDevGateway from src/cli/dev-server.ts: ${(e as Error).message}`);
       return 2;
     }
-    gw = await startDevGateway({ resources: resources(ups), port: 0 });
+    gw = await startDevGateway({ resources: resources(ups), port: 0, bindings: { ADMIN_TOKEN: CHAOS_ADMIN_TOKEN } });
     const base = new URL(String(gw.url));
     console.log(`chaos: gateway at ${base.origin}, ${ups.length} upstreams, ${LOOPS} loops`);
 
