@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { HTTPRoute } from '../../../src/schema.js';
 import type { MatchRequest } from '../../../src/routing.js';
 import { requestHostFromHeader } from '../../../src/routing/hostname.js';
+import { normalizePath } from '../../../src/routing/normalize.js';
 
 export const FIXTURE_DIR = fileURLToPath(new URL('../../fixtures/precedence/', import.meta.url));
 
@@ -21,6 +22,7 @@ const FixtureRequest = z.strictObject({
   name: z.string(),
   /** Raw Host header: the harness strips port/case/trailing dot the way the app does before matching. */
   host: z.string(),
+  /** Raw path: the harness normalises it (default policy) the way the app does before matching. */
   path: z.string(),
   method: z.string().default('GET'),
   headers: z.record(z.string(), z.string()).default({}),
@@ -59,9 +61,12 @@ export function loadFixtures(): LoadedFixture[] {
 }
 
 export function toMatchRequest(r: FixtureRequest): MatchRequest {
+  const n = normalizePath(r.path);
+  // A path the app would reject never reaches the matcher; a redirected one comes back as its target.
+  if (n.action === 'reject') throw new Error(`fixture path ${r.path}: ${n.reason}`);
   return {
     host: requestHostFromHeader(r.host),
-    path: r.path,
+    path: n.path,
     method: r.method,
     headers: new Headers(r.headers),
     query: new URLSearchParams(r.query),
