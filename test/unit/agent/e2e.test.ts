@@ -59,7 +59,13 @@ const published = [
     metadata: { name: 'shop', namespace: 'default' },
     spec: { hostnames: ['shop.example.com'], rules: [{ backendRefs: [{ name: 'web' }] }] },
   },
-  { apiVersion: 'edgeway.dev/v1alpha1', kind: 'Backend', metadata: { name: 'web', namespace: 'default' }, spec: { endpoints: [] } },
+  {
+    apiVersion: 'edgeway.dev/v1alpha1',
+    kind: 'Backend',
+    metadata: { name: 'web', namespace: 'default' },
+    // Admits the cluster from any of its namespaces: the agent alone must keep the intruder's Ingress out.
+    spec: { endpoints: [], clusters: { allowed: [{ name: 'kind-local' }] } },
+  },
 ];
 
 /** GET through the edge with Host: shop.example.com (fetch() would not let us set Host). */
