@@ -259,6 +259,11 @@ export class Agent {
         upserts: p.upserts.length,
         withdrawals: this.config.policy === 'sync' ? p.withdrawals.length : 0,
       });
+      // The edge may record endpoints without serving them (a Backend that does not admit this cluster or namespace).
+      const edgeRefused = (result as { refused?: { backend: string; url: string; reason: string }[] }).refused ?? [];
+      this.metrics.edgeRefused.set(edgeRefused.length);
+      if (edgeRefused.length)
+        this.log({ level: 'warn', event: 'agent.edge_refused', count: edgeRefused.length, sample: edgeRefused.slice(0, 5) });
       this.markSynced();
     } catch (err) {
       this.metrics.reconciles.inc({ result: 'error' });

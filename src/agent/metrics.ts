@@ -56,6 +56,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['kind', 'namespace', 'name', 'reason'],
       registers: [registry],
     }),
+    edgeRefused: new Gauge({
+      name: 'edgeway_agent_edge_refused_endpoints',
+      help: 'Endpoints of the last push the edge recorded but does not serve (see the agent.edge_refused log).',
+      registers: [registry],
+    }),
     endpoints: new Gauge({ name: 'edgeway_agent_endpoints', help: 'Endpoints the edge holds for this cluster.', registers: [registry] }),
     leader: new Gauge({ name: 'edgeway_agent_leader', help: '1 while this replica holds the Lease.', registers: [registry] }),
     lastSync: new Gauge({

@@ -430,4 +430,23 @@ describe('the agent reports refusals', () => {
     expect(after).not.toMatch(/edgeway_agent_refused_object\{/);
     expect(((await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { refused: unknown[] }).refused).toEqual([]);
   });
+
+  it('logs and exports endpoints the edge records but refuses to serve', async () => {
+    const logs: Record<string, unknown>[] = [];
+    edge.refused = [{ backend: 'shop/web', url: 'https://shop-ok.lb.example.com', reason: 'not-admitted' }];
+    kube.apply(INGRESSES, ingress('shop', 'ok', { 'edgeway.dev/backend': 'web' }) as never);
+    agent = new Agent(
+      {
+        ...loadConfig({ EDGEWAY_CLUSTER: 'c1', EDGEWAY_EDGE_URL: edge.url, EDGEWAY_AGENT_KEY: KEY, EDGEWAY_HTTP_PORT: '0' }),
+        ingressClasses: ['edgeway'],
+        leaderElection: false,
+        debounceMs: 20,
+      },
+      { kubeConfig: kube.kubeConfig(), log: (l) => logs.push(l), onFatal: () => {} },
+    );
+    await agent.start();
+    await waitFor(() => logs.find((l) => l.event === 'agent.edge_refused'));
+    expect(logs.find((l) => l.event === 'agent.edge_refused')).toMatchObject({ count: 1, sample: edge.refused });
+    expect(await agent.metrics.registry.getSingleMetricAsString('edgeway_agent_edge_refused_endpoints')).toMatch(/ 1$/m);
+  });
 });

@@ -9,11 +9,13 @@ export interface StubEdge {
   heartbeats: number;
   /** Status codes to answer the next pushes with (then 200). */
   failNext: number[];
+  /** Endpoints the edge says it recorded but does not serve, returned with every push answer. */
+  refused: { backend: string; url: string; reason: string }[];
   close(): Promise<void>;
 }
 
 export async function startStubEdge(keys: Record<string, string>): Promise<StubEdge> {
-  const edge: StubEdge = { url: '', pushes: [], heartbeats: 0, failNext: [], close: async () => {} };
+  const edge: StubEdge = { url: '', pushes: [], heartbeats: 0, failNext: [], refused: [], close: async () => {} };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -32,7 +34,7 @@ export async function startStubEdge(keys: Record<string, string>): Promise<StubE
       edge.pushes.push({ cluster: v.cluster, body: JSON.parse(body) });
       res
         .writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ version: edge.pushes.length, changed: true, endpoints: 0 }));
+        .end(JSON.stringify({ version: edge.pushes.length, changed: true, endpoints: 0, refused: edge.refused }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
