@@ -117,8 +117,12 @@ async function route(
   // Match on the normalised path, and forward that same path (src/routing/normalize.ts).
   const normalized = normalizePath(url.pathname, deps.pathPolicy);
   if (normalized.action === 'reject') return fail('bad_request', normalized.reason);
-  if (normalized.action === 'redirect')
+  if (normalized.action === 'redirect') {
+    // gRPC clients do not follow redirects: Envoy rejects these instead, and so do we.
+    if ((request.headers.get('content-type') ?? '').startsWith('application/grpc'))
+      return fail('bad_request', 'encoded slash in a gRPC path');
     return new Response(null, { status: 307, headers: { location: `${normalized.path}${url.search}` } });
+  }
   if (normalized.path !== url.pathname) url.pathname = normalized.path;
   if (!table) return fail('table_unavailable');
 

@@ -149,6 +149,14 @@ describe('matching on the normalised path (default policy: merge slashes, Unesca
     expect(backslash.res.headers.get('location')).toBe('/admin/x');
   });
 
+  it('rejects an encoded slash from a gRPC client (it cannot follow the redirect) with 400', async () => {
+    const { res } = await get('http://site.example.com/pkg.Svc%2FMethod', {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc' },
+    });
+    expect(res.status).toBe(400);
+  });
+
   it('rejects %00 and broken escapes with 400', async () => {
     for (const path of ['/admin%00', '/%zz', '/a%4']) {
       const { res, json } = await get(`http://site.example.com${path}`);

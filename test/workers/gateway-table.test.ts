@@ -58,13 +58,14 @@ describe('malformed requests get 4xx, never 500', () => {
   });
 
   it('answers odd methods and paths by routing rules, not crashing', async () => {
-    for (const [method, path] of [
-      ['PATCH', '/%zz'],
-      ['OPTIONS', '/..%2f..'],
-      ['DELETE', '/a//b'],
+    // Path normalisation runs before matching: a broken escape is 400, an encoded slash is redirected (307).
+    for (const [method, path, status] of [
+      ['PATCH', '/%zz', 400],
+      ['OPTIONS', '/..%2f..', 307],
+      ['DELETE', '/a//b', 404],
     ] as const) {
-      const res = await SELF.fetch(`http://nowhere.example.com${path}`, { method });
-      expect(res.status).toBe(404);
+      const res = await SELF.fetch(`http://nowhere.example.com${path}`, { method, redirect: 'manual' });
+      expect({ path, status: res.status }).toEqual({ path, status });
     }
   });
 });
