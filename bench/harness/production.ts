@@ -345,7 +345,12 @@ function computeRatios(out: ProdResults): void {
     out.stages.push({ name, of: x, vs: y, cpuUs: diff(x, y), rpsRatio: ratio(m(x)?.rps, m(y)?.rps), how });
   stage('Hono itself (router + context)', 'b', 'p', 'bare Hono proxy minus plain fetch proxy');
   stage('Edgeway above the bare Hono proxy (everything)', 'c', 'b', 'c minus b');
-  stage('rate limit (RateLimiterDO call per request)', 'd', 'c', 'd minus c');
+  stage(
+    'rate limit (RateLimiterDO call per request)',
+    'd',
+    'c',
+    "d minus c; includes the RateLimiterDO's own work, which here runs in the same workerd process (in production it runs in another isolate, often on another machine)",
+  );
   stage('header filters (2 modifiers)', 'v-filters', 'c', 'v-filters minus c');
   stage('90/10 split over two Backends', 'v-split', 'c', 'v-split minus c');
   const dbg = t('v-debug');

@@ -157,7 +157,9 @@ const verdictWord = (h: boolean | null) => (h === null ? 'n/a' : h ? '**holds**'
 /** Formats like `npm run lint` expects, so generated files never fail `prettier --check`. */
 async function pretty(text: string, file: string): Promise<string> {
   try {
-    return await format(text, { filepath: join(ROOT, file) });
+    // Twice: prettier's JSON output is not always stable after one pass (long number arrays), and lint checks it.
+    const once = await format(text, { filepath: join(ROOT, file) });
+    return await format(once, { filepath: join(ROOT, file) });
   } catch {
     return text;
   }
