@@ -46,7 +46,12 @@ const defaultHook: Hook<unknown, AdminBindings, string, unknown> = (result, c) =
     return c.json(
       {
         error: 'invalid request',
-        issues: locateIssues(result.error.issues).map((i) => ({ path: issuePath(i.path), message: i.message })),
+        issues: locateIssues(result.error.issues).map((i) => ({
+          // `resources.3...`: say which resource, as the coordinator's reference checks do.
+          ...(i.path[0] === 'resources' && typeof i.path[1] === 'number' ? { index: i.path[1] } : {}),
+          path: issuePath(i.path),
+          message: i.message,
+        })),
       },
       400,
     );
@@ -246,7 +251,7 @@ adminApp.openapi(
   createRoute({
     method: 'post',
     path: '/clusters/{cluster}/withdraw',
-    summary: "Withdraw every endpoint of a cluster now (and cordon it, so its next push does not bring them back)",
+    summary: 'Withdraw every endpoint of a cluster now (and cordon it, so its next push does not bring them back)',
     security: bearer,
     middleware: [operatorAuth] as const,
     request: { params: ClusterParam },
@@ -280,8 +285,7 @@ adminApp.openapi(
     const body = c.req.valid('json');
     if (body.cluster !== c.var.cluster) return forbidden(c.req.path, 'cluster mismatch', c.var.cluster) as never;
     const out = await coordinator(c.env).push(c.var.cluster, c.var.signature, body);
-    if (!out.ok)
-      return (out.status === 401 ? unauthorized(c.req.path, out.error, { cluster: c.var.cluster }) : fail(c, out)) as never;
+    if (!out.ok) return (out.status === 401 ? unauthorized(c.req.path, out.error, { cluster: c.var.cluster }) : fail(c, out)) as never;
     return c.json(out.value, 200);
   },
 );

@@ -50,7 +50,10 @@ function bodyRefused(route: string, status: 400 | 413, reason: string, limit: nu
 }
 
 /** Operator check, shared by the admin API and /_edgeway/health: bearer ADMIN_TOKEN (16+ characters), constant time. */
-export async function checkOperator(request: Request, env: Pick<Env, 'ADMIN_TOKEN'>): Promise<{ ok: true } | { ok: false; reason: string }> {
+export async function checkOperator(
+  request: Request,
+  env: Pick<Env, 'ADMIN_TOKEN'>,
+): Promise<{ ok: true } | { ok: false; reason: string }> {
   const expected = env.ADMIN_TOKEN;
   if (!expected || expected.length < MIN_ADMIN_TOKEN_LENGTH) return { ok: false, reason: 'admin token not configured' };
   const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');

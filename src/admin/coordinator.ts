@@ -73,7 +73,9 @@ export class Coordinator {
   private housekeeping(now: number) {
     this.state.markStale(now, this.staleAfterMs);
     if (this.state.withdrawRevoked(now, this.knownClusters(), this.staleAfterMs))
-      console.log(JSON.stringify({ level: 'warn', event: 'coordinator.revoked', message: 'endpoints of clusters without a key withdrawn' }));
+      console.log(
+        JSON.stringify({ level: 'warn', event: 'coordinator.revoked', message: 'endpoints of clusters without a key withdrawn' }),
+      );
     this.state.expireNonces(now);
   }
 

@@ -367,7 +367,13 @@ export async function checkSignature(args: {
 
   const [cluster, kid, ...rest] = keyid.split('/');
   const clusterKeys = cluster && rest.length === 0 && Object.hasOwn(args.keys, cluster) ? args.keys[cluster]! : undefined;
-  const candidates = !clusterKeys ? [] : kid === undefined ? Object.values(clusterKeys) : Object.hasOwn(clusterKeys, kid) ? [clusterKeys[kid]!] : [];
+  const candidates = !clusterKeys
+    ? []
+    : kid === undefined
+      ? Object.values(clusterKeys)
+      : Object.hasOwn(clusterKeys, kid)
+        ? [clusterKeys[kid]!]
+        : [];
   // An unknown key still costs one HMAC verification, so the answer takes about as long as for a wrong signature.
   let valid = false;
   for (const secret of candidates.length ? candidates : ['edgeway-unknown-key-placeholder'])

@@ -87,7 +87,8 @@ export class IsolateHealth {
   verdict(key: string, endpoint: Endpoint, backend: Backend, now: number): EndpointVerdict {
     const reasons: string[] = [];
     // A stale endpoint (its agent went quiet) is judged on its last report like any other: staleness never exempts it.
-    if (endpoint.readyEndpoints === 0) reasons.push(endpoint.stale ? 'agent reported 0 ready endpoints (stale)' : 'agent reports 0 ready endpoints');
+    if (endpoint.readyEndpoints === 0)
+      reasons.push(endpoint.stale ? 'agent reported 0 ready endpoints (stale)' : 'agent reports 0 ready endpoints');
     const active = this.active(key, backend, now);
     if (active?.state === 'unhealthy') reasons.push(`active: ${active.reason ?? 'unhealthy'}`);
     const circuit = this.outlier.state(key, now);

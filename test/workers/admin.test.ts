@@ -144,6 +144,32 @@ describe('admin API', () => {
     expect(after.headers.get('etag')).toBe(tag);
   });
 
+  it('refuses unknown fields like `edgeway validate` does: `matchs` is a 400 naming the field, nothing is published', async () => {
+    const tag = (await h.op('/snapshot')).headers.get('etag')!;
+    const typo = resources();
+    const rule = (typo[0] as { spec: { rules: Record<string, unknown>[] } }).spec.rules[0]!;
+    rule.matchs = [{ path: { type: 'PathPrefix', value: '/admin' } }];
+    (typo[1] as { metadata: Record<string, unknown> }).metadata.namespce = 'payments';
+    (typo[2] as { spec: { endpoints: Record<string, unknown>[] } }).spec.endpoints[0]!.wieght = 5;
+    const res = await h.op('/resources', { method: 'PUT', json: { resources: typo }, headers: { 'if-match': tag } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; issues: { path: string; message: string; index?: number }[] };
+    expect(body.issues).toEqual([
+      { index: 0, path: 'resources.0.spec.rules.0.matchs', message: 'unknown field "matchs"' },
+      { index: 1, path: 'resources.1.metadata.namespce', message: 'unknown field "namespce"' },
+      { index: 2, path: 'resources.2.spec.endpoints.0.wieght', message: 'unknown field "wieght"' },
+    ]);
+    expect((await h.op('/snapshot')).headers.get('etag')).toBe(tag);
+  });
+
+  it('accepts the metadata kubectl exports (uid, resourceVersion, ...) and the clusters field', async () => {
+    const tag = (await h.op('/snapshot')).headers.get('etag')!;
+    const exported = resources();
+    Object.assign((exported[1] as { metadata: Record<string, unknown> }).metadata, { uid: 'abc', resourceVersion: '42', generation: 3 });
+    const res = await h.op('/resources', { method: 'PUT', json: { resources: exported }, headers: { 'if-match': tag } });
+    expect(res.status).toBe(200);
+  });
+
   it('lists clusters with their last heartbeat', async () => {
     const hb = await h.agent('gcp-euw1', '/agent/heartbeat', { cluster: 'gcp-euw1', agentVersion: '0.1.0' });
     expect(hb.response.status).toBe(200);

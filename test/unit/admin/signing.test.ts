@@ -66,7 +66,15 @@ describe('signRequest / verifyRequest (RFC 9421 subset)', () => {
     const short = await signRequest({ secret: SECRET, keyid: 'east', method: 'POST', url: URL_, body: '{"a":1}', now: NOW, lifetimeS: 10 });
     expect(await verify(new Headers(short), { now: NOW + 5000 })).toMatchObject({ ok: true });
     expect(await verify(new Headers(short), { now: NOW + 10_000 + 61_000 })).toMatchObject({ ok: false, reason: 'expired' });
-    const long = await signRequest({ secret: SECRET, keyid: 'east', method: 'POST', url: URL_, body: '{"a":1}', now: NOW, lifetimeS: 3600 });
+    const long = await signRequest({
+      secret: SECRET,
+      keyid: 'east',
+      method: 'POST',
+      url: URL_,
+      body: '{"a":1}',
+      now: NOW,
+      lifetimeS: 3600,
+    });
     expect(await verify(new Headers(long))).toMatchObject({ ok: false, reason: 'expired' });
   });
 
@@ -146,7 +154,9 @@ it('parses AGENT_KEYS in both forms, at most two keys per cluster, failing close
   expect(parseAgentKeys('{"a":{"k1":"0123456789abcdef","k2":"fedcba9876543210"}}')).toEqual({
     a: { k1: '0123456789abcdef', k2: 'fedcba9876543210' },
   });
-  const three = parseAgentKeysDetailed('{"a":{"k1":"0123456789abcdef","k2":"0123456789abcdef","k3":"0123456789abcdef"},"b":"0123456789abcdef"}');
+  const three = parseAgentKeysDetailed(
+    '{"a":{"k1":"0123456789abcdef","k2":"0123456789abcdef","k3":"0123456789abcdef"},"b":"0123456789abcdef"}',
+  );
   expect(three.keys).toEqual({ b: { default: '0123456789abcdef' } });
   expect(three.problems).toEqual(['AGENT_KEYS.a: expected 1 or 2 keys']);
   expect(parseAgentKeys('{"a":{"K 1":"0123456789abcdef"}}')).toEqual({});

@@ -97,13 +97,7 @@ describe('Backends admit clusters', () => {
   it('admits only the listed namespaces of a cluster when namespaces are given', () => {
     const s = paymentsOnlyB();
     s.publish(
-      [
-        backend(
-          'api',
-          { endpoints: [], clusters: { allowed: [{ name: 'cluster-b', namespaces: ['payments'] }] } },
-          'payments',
-        ),
-      ],
+      [backend('api', { endpoints: [], clusters: { allowed: [{ name: 'cluster-b', namespaces: ['payments'] }] } }, 'payments')],
       '*',
       T0,
     );
@@ -129,12 +123,9 @@ describe('Backends admit clusters', () => {
 describe('quotas: no cluster crowds out another', () => {
   it('applies maxEndpointsPerCluster per cluster', () => {
     const s = new CoordinatorState();
-    s.publish(
-      [backend('api', { clusters: { allowed: [{ name: 'a' }, { name: 'b' }], maxEndpointsPerCluster: 3 } }, 'payments')],
-      '*',
-      T0,
-    );
-    const many = (c: string, n: number) => Array.from({ length: n }, (_, i) => ep(c, `https://${c}${String(i).padStart(3, '0')}.example.com`));
+    s.publish([backend('api', { clusters: { allowed: [{ name: 'a' }, { name: 'b' }], maxEndpointsPerCluster: 3 } }, 'payments')], '*', T0);
+    const many = (c: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ep(c, `https://${c}${String(i).padStart(3, '0')}.example.com`));
     const a = s.push('a', push('a', many('a', 50)), T0);
     const b = s.push('b', push('b', many('b', 2)), T0);
     expect(a.ok && [a.value.accepted, a.value.refused.length, a.value.refused[0]!.reason]).toEqual([3, 47, 'over-cap']);
@@ -149,7 +140,8 @@ describe('quotas: no cluster crowds out another', () => {
     const allowed = ['a', 'b', 'c'].map((name) => ({ name }));
     const statics = Array.from({ length: 56 }, (_, i) => ({ url: `https://static${i}.example.com`, cluster: 'static' }));
     s.publish([backend('api', { endpoints: statics, clusters: { allowed, maxEndpointsPerCluster: 256 } }, 'payments')], '*', T0);
-    const many = (c: string, n: number) => Array.from({ length: n }, (_, i) => ep(c, `https://${c}${String(i).padStart(3, '0')}.example.com`));
+    const many = (c: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ep(c, `https://${c}${String(i).padStart(3, '0')}.example.com`));
     s.push('a', push('a', many('a', 256)), T0);
     s.push('b', push('b', many('b', 256)), T0);
     s.push('c', push('c', many('c', 10)), T0);
@@ -190,7 +182,11 @@ describe('cluster lifecycle', () => {
     ]);
     expect(s.clusterInfo()[0]).toMatchObject({ cluster: 'cluster-b', cordoned: true, refused: [{ reason: 'cordoned' }] });
     expect(s.uncordon('cluster-b')).toBe(true);
-    s.push('cluster-b', push('cluster-b', [ep('cluster-b', 'https://b2.example.com'), ep('cluster-b', 'https://b3.example.com')]), T0 + 2000);
+    s.push(
+      'cluster-b',
+      push('cluster-b', [ep('cluster-b', 'https://b2.example.com'), ep('cluster-b', 'https://b3.example.com')]),
+      T0 + 2000,
+    );
     expect(endpointsOf(s).map((e) => e.url)).toContain('https://b3.example.com');
     expect(s.uncordon('never-seen')).toBe(false);
   });
@@ -209,11 +205,7 @@ describe('cluster lifecycle', () => {
 
   it('revocation: a cluster whose key left AGENT_KEYS loses its endpoints after the stale timeout, not before', () => {
     const s = paymentsOnlyB();
-    s.publish(
-      [backend('api', { clusters: { allowed: [{ name: 'cluster-b' }, { name: 'cluster-c' }] } }, 'payments')],
-      '*',
-      T0,
-    );
+    s.publish([backend('api', { clusters: { allowed: [{ name: 'cluster-b' }, { name: 'cluster-c' }] } }, 'payments')], '*', T0);
     s.push('cluster-b', push('cluster-b', [ep('cluster-b', 'https://b2.example.com')]), T0);
     s.push('cluster-c', push('cluster-c', [ep('cluster-c', 'https://c2.example.com')]), T0);
     const known = new Set(['cluster-c']); // cluster-b's key was removed

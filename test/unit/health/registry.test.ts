@@ -12,7 +12,7 @@ const backend = Backend({
       { url: 'https://use1.example.com', cluster: 'use1', region: 'us-east-1', priority: 0, weight: 1 },
       { url: 'https://usw2.example.com', cluster: 'usw2', region: 'us-west-2', priority: 0, weight: 1, readyEndpoints: 3 },
       { url: 'https://euw1.example.com', cluster: 'euw1', priority: 1, weight: 2, readyEndpoints: 0 },
-      { url: 'https://aps1.example.com', cluster: 'aps1', priority: 1, weight: 2, readyEndpoints: 0, stale: true },
+      { url: 'https://aps1.example.com', cluster: 'aps1', priority: 1, weight: 2, readyEndpoints: 2, stale: true },
     ],
     healthCheck: { passive: { consecutiveFailures: 2, baseEjectionTime: '1s', maxEjectionTime: '10s', maxEjectionPercent: 50 } },
   },
@@ -45,11 +45,17 @@ describe('IsolateHealth', () => {
     expect(k(use1)).toBe('shop/api|https://use1.example.com|use1');
   });
 
-  it('readiness 0 makes an endpoint unusable unless its agent is stale', () => {
+  it('readiness 0 makes an endpoint unusable, also when its agent is stale (staleness exempts from no check)', () => {
     const h = new IsolateHealth();
     expect(h.usable(k(usw2), usw2, backend, 0)).toBe(true);
     expect(h.verdict(k(euw1), euw1, backend, 0)).toEqual({ usable: false, trial: false, reasons: ['agent reports 0 ready endpoints'] });
     expect(h.usable(k(aps1), aps1, backend, 0)).toBe(true);
+    const staleNotReady = { ...aps1, readyEndpoints: 0 };
+    expect(h.verdict(k(staleNotReady), staleNotReady, backend, 0)).toEqual({
+      usable: false,
+      trial: false,
+      reasons: ['agent reported 0 ready endpoints (stale)'],
+    });
   });
 
   it('active unhealthy excludes; a stale snapshot is ignored (fail open to passive)', () => {
@@ -166,8 +172,9 @@ describe('stale endpoints in the health view', () => {
     const byCluster = Object.fromEntries(view.backends[0]!.endpoints.map((e) => [e.cluster, e]));
     expect(byCluster.aps1).toMatchObject({ stale: true, usable: true });
     expect(byCluster.use1!.stale).toBeUndefined();
-    // Its 0 ready endpoints are old news from a silent agent, so they do not eject it; a fresh report of 0 does.
+    // Staleness alone does not eject it; its last readiness still counts (stale with 0 ready is out).
     expect(byCluster.euw1).toMatchObject({ usable: false });
     expect(h.usable(k(aps1), aps1, backend, 0)).toBe(true);
+    expect(h.usable(k(aps1), { ...aps1, readyEndpoints: 0 }, backend, 0)).toBe(false);
   });
 });

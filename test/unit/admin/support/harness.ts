@@ -65,8 +65,7 @@ export async function adminHarness(extra: Partial<AdminEnv> = {}, opts: { memory
       now: opts.now ?? Date.now(),
       tag: opts.tag,
     });
-    const request = () =>
-      call(path, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: text }, host);
+    const request = () => call(path, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: text }, host);
     return { response: await request(), replay: request, headers, text };
   };
 
