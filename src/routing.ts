@@ -1,7 +1,10 @@
 /** Route matching: a compiled, immutable matcher built once per snapshot version. */
 import type { HTTPRoute, HTTPRouteMatch, HTTPRouteRule } from './schema.js';
 
-/** What the matcher looks at. `host` is lowercase with the port already removed. */
+/**
+ * What the matcher looks at. `host` is lowercase with the port already removed; `path` is already normalised
+ * (src/routing/normalize.ts: the gateway matches and forwards that same path).
+ */
 export interface MatchRequest {
   host: string;
   path: string;
