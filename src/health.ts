@@ -170,6 +170,7 @@ export interface RetryBudgetView {
 }
 
 export { priorityLoads, pickTier } from './health/spill.js';
+export { inPanic, panicLoads, someTierHealthy, DEFAULT_PANIC_THRESHOLD, type PanicPool } from './health/panic.js';
 export { OutlierDetector, DEFAULT_OUTLIER, outlierConfig } from './health/outlier.js';
 export { observeProbe, initialHysteresis, probeFailureReason } from './health/hysteresis.js';
 export { RetryBudget, fullJitterBackoff } from './health/retry.js';

@@ -1,6 +1,15 @@
 /** The data plane for one request: match, filter, choose backend and endpoint, forward, decorate, log. */
 import { chooseEndpoint, chooseSticky, chooseWeighted, type ClientLocation } from '../balancing.js';
-import { endpointKey, fullJitterBackoff, IsolateHealth, priorityLoads, circuitLogLine } from '../health.js';
+import {
+  endpointKey,
+  fullJitterBackoff,
+  IsolateHealth,
+  priorityLoads,
+  circuitLogLine,
+  inPanic,
+  panicLoads,
+  DEFAULT_PANIC_THRESHOLD,
+} from '../health.js';
 import { DEGRADED, degradedResponse, type DegradedCode } from '../proxy/errors.js';
 import { redirectLocation, rewritePath } from '../proxy/filters.js';
 import { forward, type Outcome, type Target } from '../proxy/forward.js';
@@ -51,6 +60,8 @@ interface Served {
   endpoint?: string;
   attempts?: number;
   error?: DegradedCode | 'rate_limited';
+  /** Served in panic mode (failover.panicThreshold): health was ignored for endpoints that still connect. */
+  panic?: boolean;
 }
 
 export async function serveRequest(request: Request, table: CompiledTable | undefined, deps: GatewayDeps): Promise<Response> {
@@ -93,6 +104,7 @@ export async function serveRequest(request: Request, table: CompiledTable | unde
     endpoint: served.endpoint ?? null,
     attempts: served.attempts ?? 0,
     error: served.error ?? null,
+    ...(served.panic ? { panic: true } : {}),
     ms: Math.round(deps.now() - started),
   });
   return response;
@@ -228,8 +240,10 @@ async function forwardMatched(
   const target = pickServingBackend(table, backend, hasUsable);
   if (target !== backend) served.backend = `${target.metadata.namespace}/${target.metadata.name}`;
   deps.observeBackend?.(target);
+  const panic = servesInPanic(table, target, deps.health, now);
+  if (panic) served.panic = true;
 
-  const result = await proxyTo(request, url, host, match, ref, target, table, deps, requestId, client, served);
+  const result = await proxyTo(request, url, host, match, ref, target, table, deps, requestId, client, served, panic);
   if ('error' in result) {
     const retryAfter = result.error === 'no_ready_endpoint' ? { 'retry-after': '5' } : undefined;
     if (result.error === 'no_ready_endpoint')
@@ -256,6 +270,29 @@ function pickServingBackend(table: CompiledTable, backend: Backend, hasUsable: (
   return fallback && hasUsable(fallback) ? fallback : backend;
 }
 
+/**
+ * Panic (src/health/panic.ts, Envoy's healthy_panic_threshold by weight): when every tier of the serving Backend,
+ * and its fallback, is below `failover.panicThreshold`% usable, health no longer decides: every endpoint that is
+ * not known to refuse connections may serve, so one ejected endpoint cannot turn a whole Backend into 503s.
+ */
+function servesInPanic(table: CompiledTable, backend: Backend, health: IsolateHealth, now: number): boolean {
+  const threshold = backend.spec.failover?.panicThreshold ?? DEFAULT_PANIC_THRESHOLD;
+  if (!(threshold > 0)) return false;
+  const usable = (b: Backend) => (ep: Endpoint) => health.usable(endpointKey(b, ep), ep, b, now);
+  const fallbackName = backend.spec.failover?.fallbackBackend;
+  const fallback = fallbackName ? table.backends.get(`${backend.metadata.namespace}/${fallbackName}`) : undefined;
+  return inPanic(
+    { endpoints: backend.spec.endpoints, usable: usable(backend) },
+    fallback && { endpoints: fallback.spec.endpoints, usable: usable(fallback) },
+    threshold,
+  );
+}
+
+/** In panic an endpoint serves unless it is known to refuse connections (and its weight is not 0). */
+function panicEligible(health: IsolateHealth, backend: Backend, ep: Endpoint, now: number): boolean {
+  return endpointUsable(health, backend, ep, now) || !health.refusing(endpointKey(backend, ep), backend, now);
+}
+
 function resolveBackend(table: CompiledTable, ref: HTTPBackendRef, routeNamespace: string): Backend | undefined {
   if (!isEdgewayBackendRef(ref)) return undefined;
   return table.backends.get(`${ref.namespace ?? routeNamespace}/${ref.name}`);
@@ -278,6 +315,7 @@ async function proxyTo(
   requestId: string,
   client: ClientLocation,
   served: Served,
+  panic = false,
 ): Promise<{ response: Response } | { error: DegradedCode }> {
   const rule = match.rule;
   const filters = [...(rule.filters ?? []), ...(ref.filters ?? [])];
@@ -349,15 +387,17 @@ async function proxyTo(
       for (const pool of pools) {
         const choice = chooseEndpoint(pool.spec.endpoints, {
           usable: (ep, i) =>
-            (repeat || !tried.some((t) => t.backend === pool && t.index === i)) && endpointUsable(deps.health, pool, ep, at),
+            (repeat || !tried.some((t) => t.backend === pool && t.index === i)) &&
+            (panic ? panicEligible(deps.health, pool, ep, at) : endpointUsable(deps.health, pool, ep, at)),
           client,
           rand: deps.rand,
-          tierLoads: (tiers) => priorityLoads(tiers, pool.spec.failover?.overprovisioningFactor ?? 1.4),
+          tierLoads: panic ? panicLoads : (tiers) => priorityLoads(tiers, pool.spec.failover?.overprovisioningFactor ?? 1.4),
         });
         if (!choice) continue;
         const handle = { backend: pool, index: choice.index };
         // A half-open endpoint takes exactly one trial request; if someone else took it, look again without it.
-        if (!deps.health.admit(endpointKey(pool, choice.endpoint), at)) return next([...tried, handle], allowRepeat);
+        // In panic the trial is still taken when free (its outcome closes or re-opens the circuit), but not waited for.
+        if (!deps.health.admit(endpointKey(pool, choice.endpoint), at) && !panic) return next([...tried, handle], allowRepeat);
         return { handle, request: (signal) => buildRequest(choice.endpoint, signal) };
       }
     }

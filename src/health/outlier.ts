@@ -40,6 +40,8 @@ interface Circuit {
   group?: string;
   config: Required<OutlierConfig>;
   lastReason?: string;
+  /** The latest outcome when it was a failure; cleared by a success. Panic mode skips endpoints that refuse. */
+  lastFailure?: PassiveOutcome;
   counters: CircuitCounters;
 }
 
@@ -65,6 +67,7 @@ export class OutlierDetector {
     if (outcome === 'success') {
       c.counters.successes++;
       c.consecutiveFailures = 0;
+      c.lastFailure = undefined;
       if (c.state === 'half-open') {
         c.state = 'closed';
         c.closedAt = now;
@@ -74,6 +77,7 @@ export class OutlierDetector {
       return null;
     }
     c.counters.failures++;
+    c.lastFailure = outcome;
     if (c.state === 'open') return null; // a request sent before the ejection finished; already counted out
     if (c.state === 'half-open') {
       c.multiplier++;
@@ -129,6 +133,11 @@ export class OutlierDetector {
     c.consecutiveFailures = 0;
     c.trialAt = undefined;
     return this.change(key, c, from, reason);
+  }
+
+  /** The endpoint's latest recorded outcome, when that was a failure (undefined after a success, or if never seen). */
+  lastFailure(key: string): PassiveOutcome | undefined {
+    return this.circuits.get(key)?.lastFailure;
   }
 
   /** Whether a half-open trial could be handed out now (does not take it). */

@@ -104,6 +104,15 @@ export class IsolateHealth {
     };
   }
 
+  /**
+   * Known to refuse connections: the latest passive outcome or the latest fresh active probe was a connection
+   * failure. workerd reports a refused connection and one reset after sending alike, so both count. Panic mode
+   * (src/health/panic.ts) sends traffic to unhealthy endpoints, but never to these.
+   */
+  refusing(key: string, backend: Pick<Backend, 'metadata'>, now: number): boolean {
+    return this.outlier.lastFailure(key) === 'connect-failure' || this.active(key, backend, now)?.lastProbe?.error === 'connect-failure';
+  }
+
   usable(key: string, endpoint: Endpoint, backend: Backend, now: number): boolean {
     return this.verdict(key, endpoint, backend, now).usable;
   }
