@@ -475,7 +475,17 @@ function prodVerdicts(
     ['c', 'd'],
   );
   const dHeaders = t('d')?.probe ? Object.keys(t('d')!.probe!.headers).some((k) => /^(x-)?ratelimit/.test(k)) : null;
-  if (dHeaders === false && dc.holds !== null)
+  // A second log line per request is the gateway's ratelimit_unavailable warning: the limiter did not answer.
+  const dLines = t('d')?.rounds.at(-1)?.logLinesPerRequest ?? null;
+  if (dLines !== null && dLines > 1.2 && dc.holds !== null)
+    results.verdicts.push({
+      ...dc,
+      holds: null,
+      note: [dc.note, `d wrote ${dLines.toFixed(2)} log lines per request: the limiter was unavailable (fail-open), not measured`]
+        .filter(Boolean)
+        .join('; '),
+    });
+  else if (dHeaders === false && dc.holds !== null)
     results.verdicts.push({
       ...dc,
       holds: null,
