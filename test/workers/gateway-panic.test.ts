@@ -1,5 +1,5 @@
 /** Panic threshold in workerd: an ejected-but-connecting endpoint keeps serving when nothing better exists. */
-import { SELF } from 'cloudflare:test';
+import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { backend, endpoint, get, publish, refusedUrl, route } from './helpers.js';
 
@@ -11,7 +11,9 @@ interface HealthPage {
   backends: { backend: string; endpoints: { cluster: string; usable: boolean; passive?: { state: string } }[] }[];
 }
 const endpointsOf = async (name: string) => {
-  const page = (await (await SELF.fetch('http://x.example.com/_edgeway/health')).json()) as HealthPage;
+  // The health page takes the operator token (the same check as the admin API).
+  const res = await SELF.fetch('http://x.example.com/_edgeway/health', { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+  const page = (await res.json()) as HealthPage;
   return page.backends.find((b) => b.backend === `default/${name}`)!.endpoints;
 };
 
