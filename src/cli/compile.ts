@@ -4,6 +4,7 @@ import path from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import { BackendObjectRef, checkReferences, RateLimitPolicy, RESOURCE_KINDS, type Resource as ResourceT } from '../schema.js';
 import { formatPath, validateResource, validateResources, type LocatedIssue, type PathSeg } from '../schema/validate.js';
+import { zoneIssues } from './zones.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -20,6 +21,11 @@ export interface Source {
   /** Path as it should be printed (relative to the cwd for files read from disk). */
   file: string;
   text: string;
+}
+
+export interface CompileOptions {
+  /** The Worker's zones (`validate --zone`, wrangler.toml routes): warn about endpoints outside them (src/cli/zones.ts). */
+  zones?: readonly string[];
 }
 
 export interface CompileResult {
@@ -81,7 +87,7 @@ export async function collectFiles(inputs: string[]): Promise<{ files: string[];
 }
 
 /** Reads and compiles files and directories from disk; printed paths are relative to the cwd. */
-export async function compilePaths(inputs: string[]): Promise<CompileResult> {
+export async function compilePaths(inputs: string[], options: CompileOptions = {}): Promise<CompileResult> {
   const { files, diagnostics } = await collectFiles(inputs);
   const sources: Source[] = [];
   for (const f of files) {
@@ -98,7 +104,7 @@ export async function compilePaths(inputs: string[]): Promise<CompileResult> {
       });
     }
   }
-  const result = compileSources(sources);
+  const result = compileSources(sources, options);
   return finish(result.resources, [...diagnostics, ...result.diagnostics], result.files);
 }
 
@@ -112,7 +118,7 @@ interface Parsed {
 }
 
 /** Pure core: parse every document of every source, validate each, then check references across all of them. */
-export function compileSources(sources: Source[]): CompileResult {
+export function compileSources(sources: Source[], options: CompileOptions = {}): CompileResult {
   const diagnostics: Diagnostic[] = [];
   const parsed: Parsed[] = [];
   for (const source of sources) {
@@ -167,7 +173,9 @@ export function compileSources(sources: Source[]): CompileResult {
   // produce a misleading "Backend ... is not defined" on every route that uses it, and the references an invalid
   // document does hold are still checked.
   const checked = parsed.filter((p) => p.resource ?? p.placeholder);
-  const refIssues = checkReferences(checked.map((p) => (p.resource ?? p.placeholder)!));
+  const valid = checked.map((p) => p.resource);
+  const zones = options.zones ? zoneIssues(valid, options.zones) : [];
+  const refIssues = [...checkReferences(checked.map((p) => (p.resource ?? p.placeholder)!)), ...zones];
   for (const issue of refIssues) {
     const entry = checked[issue.index]!;
     const { line, col } = entry.lc.linePos(locate(entry.doc, issue.path));

@@ -6,8 +6,11 @@ import { SCHEMA_FILE, syncJsonSchema } from './json-schema.js';
 
 const USAGE = `usage: edgeway <command> [options]
 
-  validate [--strict] <dir|file...>  check route files; every problem as file:line:col (default: routes/)
+  validate [--strict] [--zone Z]... <dir|file...>
+                                     check route files; every problem as file:line:col (default: routes/)
                                      --strict: warnings fail the check too (for CI)
+                                     --zone: the Worker's zone (also read from wrangler.toml routes' zone_name);
+                                     warns about endpoints outside it that routes reach keeping the client Host
   build [--routes DIR] [--out DIR]   validate, then write DIR/snapshot.json for \`wrangler kv bulk put\`
   schema [--check]                   regenerate ${SCHEMA_FILE} (--check: exit 1 if it is stale)
   dev [--routes DIR] [--port N] [--host H]
@@ -36,9 +39,12 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
         const { positionals, values } = parseArgs({
           args: rest,
           allowPositionals: true,
-          options: { strict: { type: 'boolean', default: false } },
+          options: { strict: { type: 'boolean', default: false }, zone: { type: 'string', multiple: true, default: [] } },
         });
-        const result = await compilePaths(positionals.length ? positionals : ['routes']);
+        const { readZones } = await import('./zones.js');
+        const zones = await readZones(values.zone);
+        for (const note of zones.notes) out.log(`note: ${note}`);
+        const result = await compilePaths(positionals.length ? positionals : ['routes'], { zones: zones.zones });
         printDiagnostics(result, out);
         out.log(summarize(result));
         if (values.strict && !result.errors && result.warnings) {
