@@ -322,5 +322,6 @@ function placeholderFor(raw: Record<string, unknown>): ResourceT | undefined {
     const parsed = targetRef.safeParse(t);
     return parsed.success ? parsed.data : undefined;
   });
-  return { apiVersion: 'edgeway.dev/v1alpha1', kind: 'RateLimitPolicy', metadata, spec: { targetRefs } } as unknown as ResourceT;
+  const kind = raw.kind === 'SecurityPolicy' ? 'SecurityPolicy' : 'RateLimitPolicy';
+  return { apiVersion: 'edgeway.dev/v1alpha1', kind, metadata, spec: { targetRefs } } as unknown as ResourceT;
 }
