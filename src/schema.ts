@@ -4,5 +4,6 @@ export * from './schema/common.js';
 export * from './schema/httproute.js';
 export * from './schema/backend.js';
 export * from './schema/ratelimitpolicy.js';
+export * from './schema/securitypolicy.js';
 export * from './schema/snapshot.js';
 export * from './schema/references.js';

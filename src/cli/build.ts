@@ -18,7 +18,8 @@ export interface SeedPlan {
   changed: boolean;
 }
 
-const body = (s: Pick<Snapshot, 'routes' | 'backends' | 'policies'>) => JSON.stringify([s.routes, s.backends, s.policies]);
+const body = (s: Pick<Snapshot, 'routes' | 'backends' | 'policies' | 'securityPolicies'>) =>
+  JSON.stringify([s.routes, s.backends, s.policies, ...(s.securityPolicies.length ? [s.securityPolicies] : [])]);
 
 /** Pure: decides version and timestamps so that rebuilding unchanged routes reproduces the same file byte for byte. */
 export function planSeed(resources: Resource[], previous: { snapshot?: Snapshot; version?: number } | undefined, now: string): SeedPlan {

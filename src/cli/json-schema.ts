@@ -15,7 +15,7 @@ export function generateJsonSchema(): Record<string, unknown> {
     $id: 'https://edgeway.dev/schema/edgeway.schema.json',
     title: 'Edgeway resource',
     description:
-      'One Edgeway resource: a Gateway API HTTPRoute (gateway.networking.k8s.io/v1), an Edgeway Backend or an Edgeway RateLimitPolicy (edgeway.dev/v1alpha1). Generated from src/schema.ts by `npm run schema`; do not edit.',
+      'One Edgeway resource: a Gateway API HTTPRoute (gateway.networking.k8s.io/v1), an Edgeway Backend, RateLimitPolicy or SecurityPolicy (edgeway.dev/v1alpha1). Generated from src/schema.ts by `npm run schema`; do not edit.',
     ...rest,
   };
 }

@@ -1,4 +1,5 @@
 /** Checks that span documents: duplicate names, backendRefs and targetRefs that point nowhere, unreachable endpoint URLs. */
+import { SECURITY_POLICY_ENFORCED } from './securitypolicy.js';
 import type { Resource } from './snapshot.js';
 
 export interface ReferenceIssue {
@@ -21,6 +22,8 @@ export function checkReferences(resources: Resource[]): ReferenceIssue[] {
   const seen = new Map<string, number>();
   const backends = new Set<string>();
   const routes = new Map<string, Set<string>>();
+  // SecurityPolicy attachment: one policy per route and per rule (a rule's policy replaces the route's for that rule).
+  const securityTargets = new Map<string, string>();
   resources.forEach((r, index) => {
     const id = `${r.kind} ${r.metadata.namespace}/${r.metadata.name}`;
     const first = seen.get(id);
@@ -71,7 +74,7 @@ export function checkReferences(resources: Resource[]): ReferenceIssue[] {
       if (fb && !backends.has(`${r.metadata.namespace}/${fb}`))
         issues.push({ index, path: ['spec', 'failover', 'fallbackBackend'], message: `fallback Backend ${r.metadata.namespace}/${fb} is not defined`, severity: 'error' });
     }
-    if (r.kind === 'RateLimitPolicy') {
+    if (r.kind === 'RateLimitPolicy' || r.kind === 'SecurityPolicy') {
       r.spec.targetRefs.forEach((t, ti) => {
         const rules = routes.get(`${r.metadata.namespace}/${t.name}`);
         if (!rules)
@@ -79,6 +82,17 @@ export function checkReferences(resources: Resource[]): ReferenceIssue[] {
         else if (t.sectionName && !rules.has(t.sectionName))
           issues.push({ index, path: ['spec', 'targetRefs', ti, 'sectionName'], message: `HTTPRoute ${r.metadata.namespace}/${t.name} has no rule named "${t.sectionName}"`, severity: 'error' });
       });
+    }
+    if (r.kind === 'SecurityPolicy') {
+      r.spec.targetRefs.forEach((t, ti) => {
+        const target = `HTTPRoute ${r.metadata.namespace}/${t.name}${t.sectionName ? ` rule "${t.sectionName}"` : ''}`;
+        const other = securityTargets.get(target);
+        if (other !== undefined && other !== r.metadata.name)
+          issues.push({ index, path: ['spec', 'targetRefs', ti], message: `${target} already has SecurityPolicy ${r.metadata.namespace}/${other}: one policy per route or rule`, severity: 'error' });
+        else securityTargets.set(target, r.metadata.name);
+      });
+      if (!SECURITY_POLICY_ENFORCED)
+        issues.push({ index, path: ['kind'], message: 'SecurityPolicy is validated but not yet enforced by this gateway build: publishing it would leave its routes unprotected', severity: 'error' });
     }
   });
   return issues;

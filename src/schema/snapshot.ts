@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { Backend } from './backend.js';
 import { HTTPRoute } from './httproute.js';
 import { RateLimitPolicy } from './ratelimitpolicy.js';
+import { SecurityPolicy } from './securitypolicy.js';
 
-export const Resource = z.discriminatedUnion('kind', [HTTPRoute, Backend, RateLimitPolicy]);
+export const Resource = z.discriminatedUnion('kind', [HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy]);
 export type Resource = z.infer<typeof Resource>;
-export const RESOURCE_KINDS = ['HTTPRoute', 'Backend', 'RateLimitPolicy'] as const;
+export const RESOURCE_KINDS = ['HTTPRoute', 'Backend', 'RateLimitPolicy', 'SecurityPolicy'] as const;
 
 export const Snapshot = z.strictObject({
   version: z.number().int().min(1),
@@ -14,6 +15,7 @@ export const Snapshot = z.strictObject({
   routes: z.array(HTTPRoute).default([]),
   backends: z.array(Backend).default([]),
   policies: z.array(RateLimitPolicy).default([]),
+  securityPolicies: z.array(SecurityPolicy).default([]),
 });
 export type Snapshot = z.infer<typeof Snapshot>;
 export type SnapshotInput = z.input<typeof Snapshot>;
@@ -37,5 +39,6 @@ export function toSnapshot(resources: Resource[], version: number, createdAt: st
     routes: resources.filter((r) => r.kind === 'HTTPRoute'),
     backends: resources.filter((r) => r.kind === 'Backend'),
     policies: resources.filter((r) => r.kind === 'RateLimitPolicy'),
+    securityPolicies: resources.filter((r) => r.kind === 'SecurityPolicy'),
   };
 }
