@@ -330,7 +330,7 @@ function flapCheck(polls: Poll[]): { changes: number; failures: string[] } {
       byEndpoint.set(cluster, seen);
     }
   // A change needs a threshold of consecutive probes; around changes the checker probes every half interval
-  // (src/health/checker.ts nextRoundAt), so that is the shortest legitimate gap. 10% slack for alarm timing.
+  // (src/health/durable-object.ts nextRoundAt), so that is the shortest legitimate gap. 10% slack for alarm timing.
   const window = ((Math.min(HEALTHY_THRESHOLD, UNHEALTHY_THRESHOLD) * ACTIVE_INTERVAL_MS) / 2) * 0.9;
   const failures: string[] = [];
   let changes = 0;

@@ -1,4 +1,4 @@
-/** Backend and endpoint choice: which backendRef of a rule, and which endpoint of a Backend, serves a request. */
+/** Backend and endpoint choice (types only): which backendRef of a rule, and which endpoint of a Backend, serves a request. */
 import type { Endpoint } from './schema.js';
 
 /** Where the client is, from request.cf; any field may be missing. */
@@ -17,6 +17,3 @@ export type EndpointFilter = (endpoint: Endpoint, index: number) => boolean;
 
 /** Turns per-tier health into per-tier traffic fractions (Envoy priority spill), see src/health/spill.ts. */
 export type TierLoads = (tiers: readonly { healthyWeight: number; totalWeight: number }[]) => number[];
-
-export { chooseWeighted, chooseSticky, hashToUnit } from './balancing/weighted.js';
-export { chooseEndpoint, type EndpointChoice } from './balancing/endpoint.js';

@@ -1,4 +1,4 @@
-/** Endpoint health: types shared by the pure decision modules (src/health/*), the checker DO and the proxy. */
+/** Endpoint health: types shared by the pure decision modules (src/health/*), the checker DO and the proxy (types only). */
 
 /** One priority tier's weights for the spill computation (src/health/spill.ts). */
 export interface TierHealth {
@@ -65,7 +65,7 @@ export interface CircuitView {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Active: probe hysteresis (src/health/hysteresis.ts) and the checker Durable Object (src/health/checker.ts)
+// Active: probe hysteresis (src/health/hysteresis.ts) and the checker Durable Object (src/health/durable-object.ts)
 
 /** unknown = never probed (or no active check): does not exclude an endpoint. */
 export type ActiveState = 'unknown' | 'healthy' | 'unhealthy';
@@ -168,12 +168,3 @@ export interface RetryBudgetView {
   activeRetries: number;
   denied: number;
 }
-
-export { priorityLoads, pickTier } from './health/spill.js';
-export { inPanic, panicLoads, someTierHealthy, DEFAULT_PANIC_THRESHOLD, type PanicPool } from './health/panic.js';
-export { OutlierDetector, DEFAULT_OUTLIER, outlierConfig } from './health/outlier.js';
-export { observeProbe, initialHysteresis, probeFailureReason } from './health/hysteresis.js';
-export { RetryBudget, fullJitterBackoff } from './health/retry.js';
-export { IsolateHealth, endpointKey, backendId, circuitLogLine } from './health/registry.js';
-export { healthPage } from './health/page.js';
-export { refreshActiveHealth, refreshEveryMs, type CheckerNamespace } from './health/refresh.js';

@@ -3,5 +3,5 @@ import { app } from './app/index.js';
 
 export { RateLimiterDO } from './ratelimit/durable-object.js';
 export { CoordinatorDO } from './admin/coordinator.js';
-export { HealthCheckerDO } from './health/checker.js';
+export { HealthCheckerDO } from './health/durable-object.js';
 export default app;

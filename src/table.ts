@@ -1,4 +1,4 @@
-/** The routing table an isolate serves: a snapshot from KV compiled once per version into lookup structures. */
+/** The routing table an isolate serves (types only): a snapshot from KV compiled once per version into lookup structures. */
 import type { PolicyIndex } from './ratelimit.js';
 import type { RouteMatcher } from './routing.js';
 import type { Backend, Snapshot } from './schema.js';
@@ -14,6 +14,3 @@ export interface CompiledTable {
   /** Time the compile took, for logs. */
   compileMs: number;
 }
-
-export { compileTable } from './table/compile.js';
-export { TableCache, type TableSource } from './table/cache.js';

@@ -1,15 +1,11 @@
 /** The data plane for one request: match, filter, choose backend and endpoint, forward, decorate, log. */
-import { chooseEndpoint, chooseSticky, chooseWeighted, type ClientLocation } from '../balancing.js';
-import {
-  endpointKey,
-  fullJitterBackoff,
-  IsolateHealth,
-  priorityLoads,
-  circuitLogLine,
-  inPanic,
-  panicLoads,
-  DEFAULT_PANIC_THRESHOLD,
-} from '../health.js';
+import type { ClientLocation } from '../balancing.js';
+import { chooseEndpoint } from '../balancing/endpoint.js';
+import { chooseSticky, chooseWeighted } from '../balancing/weighted.js';
+import { DEFAULT_PANIC_THRESHOLD, inPanic, panicLoads } from '../health/panic.js';
+import { circuitLogLine, endpointKey, type IsolateHealth } from '../health/registry.js';
+import { fullJitterBackoff } from '../health/retry.js';
+import { priorityLoads } from '../health/spill.js';
 import { DEGRADED, degradedResponse, type DegradedCode } from '../proxy/errors.js';
 import { redirectLocation, rewritePath } from '../proxy/filters.js';
 import { forward, type Outcome, type Target } from '../proxy/forward.js';
@@ -19,6 +15,7 @@ import type { RouteMatch } from '../routing.js';
 import { requestHostFromHeader } from '../routing/hostname.js';
 import { normalizePath, type PathPolicy } from '../routing/normalize.js';
 import { isEdgewayBackendRef, parseDuration, type Backend, type Endpoint, type HTTPBackendRef, type HTTPRouteFilter } from '../schema.js';
+import { objectKey, refKey, resourceKey } from '../schema/keys.js';
 import type { CompiledTable } from '../table.js';
 import { issueSession, readSession } from './session.js';
 
@@ -216,7 +213,7 @@ async function forwardMatched(
   if (session) {
     // A sticky client moves only when its backend has nothing usable; a missing Backend stays in the draw (500).
     // Ids name the Backend, so reordering backendRefs keeps sessions; only a Backend listed twice needs its position.
-    const names = refs.map((r) => `${r.namespace ?? match.route.metadata.namespace}/${r.name}`);
+    const names = refs.map((r) => refKey(r, match.route.metadata.namespace));
     const ids = refs.map((r, i) => ({ weight: r.weight, id: names.indexOf(names[i]!) === i ? names[i]! : `${names[i]}#${i}` }));
     chosen = chooseSticky(ids, session.key, (i) => !resolved[i] || hasUsable(resolved[i]!));
     if (chosen < 0) chosen = chooseSticky(ids, session.key);
@@ -225,7 +222,7 @@ async function forwardMatched(
   }
   const ref = refs[chosen]!;
   const backend = resolved[chosen];
-  served.backend = `${ref.namespace ?? match.route.metadata.namespace}/${ref.name}`;
+  served.backend = refKey(ref, match.route.metadata.namespace);
   if (!backend) {
     deps.log({
       level: 'error',
@@ -238,7 +235,7 @@ async function forwardMatched(
     return fail('invalid_backend', served.backend);
   }
   const target = pickServingBackend(table, backend, hasUsable);
-  if (target !== backend) served.backend = `${target.metadata.namespace}/${target.metadata.name}`;
+  if (target !== backend) served.backend = resourceKey(target);
   deps.observeBackend?.(target);
   const panic = servesInPanic(table, target, deps.health, now);
   if (panic) served.panic = true;
@@ -266,7 +263,7 @@ async function forwardMatched(
 function pickServingBackend(table: CompiledTable, backend: Backend, hasUsable: (b: Backend) => boolean): Backend {
   const fallbackName = backend.spec.failover?.fallbackBackend;
   if (!fallbackName || hasUsable(backend)) return backend;
-  const fallback = table.backends.get(`${backend.metadata.namespace}/${fallbackName}`);
+  const fallback = table.backends.get(objectKey(backend.metadata.namespace, fallbackName));
   return fallback && hasUsable(fallback) ? fallback : backend;
 }
 
@@ -280,7 +277,7 @@ function servesInPanic(table: CompiledTable, backend: Backend, health: IsolateHe
   if (!(threshold > 0)) return false;
   const usable = (b: Backend) => (ep: Endpoint) => health.usable(endpointKey(b, ep), ep, b, now);
   const fallbackName = backend.spec.failover?.fallbackBackend;
-  const fallback = fallbackName ? table.backends.get(`${backend.metadata.namespace}/${fallbackName}`) : undefined;
+  const fallback = fallbackName ? table.backends.get(objectKey(backend.metadata.namespace, fallbackName)) : undefined;
   return inPanic(
     { endpoints: backend.spec.endpoints, usable: usable(backend) },
     fallback && { endpoints: fallback.spec.endpoints, usable: usable(fallback) },
@@ -295,7 +292,7 @@ function panicEligible(health: IsolateHealth, backend: Backend, ep: Endpoint, no
 
 function resolveBackend(table: CompiledTable, ref: HTTPBackendRef, routeNamespace: string): Backend | undefined {
   if (!isEdgewayBackendRef(ref)) return undefined;
-  return table.backends.get(`${ref.namespace ?? routeNamespace}/${ref.name}`);
+  return table.backends.get(refKey(ref, routeNamespace));
 }
 
 function endpointUsable(health: IsolateHealth, backend: Backend, ep: Endpoint, now: number): boolean {
@@ -379,7 +376,7 @@ async function proxyTo(
   // Endpoints of the Backend first; once none is left, those of its fallback (failover.fallbackBackend), so a
   // replayable request survives a Backend whose every endpoint refuses connections.
   const fallbackName = backend.spec.failover?.fallbackBackend;
-  const fallback = fallbackName ? table.backends.get(`${backend.metadata.namespace}/${fallbackName}`) : undefined;
+  const fallback = fallbackName ? table.backends.get(objectKey(backend.metadata.namespace, fallbackName)) : undefined;
   const pools = fallback && fallback !== backend ? [backend, fallback] : [backend];
   const next = (tried: readonly Handle[], allowRepeat: boolean): Target<Handle> | null => {
     const at = now();
@@ -436,7 +433,7 @@ async function proxyTo(
     const ep = last.handle.backend.spec.endpoints[last.handle.index]!;
     served.cluster = ep.cluster;
     served.endpoint = ep.url;
-    if (last.handle.backend !== backend) served.backend = `${last.handle.backend.metadata.namespace}/${last.handle.backend.metadata.name}`;
+    if (last.handle.backend !== backend) served.backend = resourceKey(last.handle.backend);
   }
   if (result.response) {
     mirror(filters, match, table, deps, mirrorBody, request, url, headers);
@@ -465,7 +462,7 @@ function mirror(
     const ref = m.backendRef;
     const ns = ref.namespace ?? match.route.metadata.namespace;
     // An unresolved mirror backendRef (unknown Backend, unsupported kind) mirrors nothing; validate warned.
-    const backend = isEdgewayBackendRef(ref) ? table.backends.get(`${ns}/${ref.name}`) : undefined;
+    const backend = isEdgewayBackendRef(ref) ? table.backends.get(objectKey(ns, ref.name)) : undefined;
     const ep = backend && chooseEndpoint(backend.spec.endpoints, { usable: () => true, client: {}, rand: deps.rand });
     if (!ep) continue;
     const origin = new URL(ep.endpoint.url);

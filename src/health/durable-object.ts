@@ -4,8 +4,9 @@ import type { EndpointHealth, HealthSnapshot, HysteresisState, ProbeResult } fro
 import type { Env } from '../env.js';
 import type { Backend } from '../schema/backend.js';
 import { parseDuration } from '../schema/duration.js';
+import { resourceKey } from '../schema/keys.js';
 import { initialHysteresis, observeProbe } from './hysteresis.js';
-import { backendId, endpointKey } from './registry.js';
+import { endpointKey } from './registry.js';
 
 /** What the object persists: the parts of the Backend that matter for probing. */
 interface CheckConfig {
@@ -45,7 +46,7 @@ export function checkConfig(backend: Backend): CheckConfig | null {
   const active = backend.spec.healthCheck?.active;
   if (!active) return null;
   return {
-    backend: backendId(backend),
+    backend: resourceKey(backend),
     intervalMs: parseDuration(active.interval),
     timeoutMs: parseDuration(active.timeout),
     path: active.path,
@@ -139,7 +140,7 @@ export class HealthCheckerDO extends DurableObject<Env> {
       this.stored = null;
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
-      return this.snapshotOf(backendId(backend));
+      return this.snapshotOf(resourceKey(backend));
     }
     const prev = this.stored?.endpoints ?? {};
     const endpoints: Stored['endpoints'] = {};

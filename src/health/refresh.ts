@@ -2,8 +2,9 @@
 import type { HealthSnapshot } from '../health.js';
 import type { Backend } from '../schema/backend.js';
 import { parseDuration } from '../schema/duration.js';
-import type { HealthCheckerDO } from './checker.js';
-import { backendId, circuitLogLine, type IsolateHealth } from './registry.js';
+import type { HealthCheckerDO } from './durable-object.js';
+import { resourceKey } from '../schema/keys.js';
+import { circuitLogLine, type IsolateHealth } from './registry.js';
 
 /** The slice of a DO namespace used here (a real DurableObjectNamespace<HealthCheckerDO> fits). */
 export interface CheckerNamespace {
@@ -38,7 +39,7 @@ export function refreshActiveHealth(
   if (!running) inflight.set(health, (running = new Set()));
   const jobs: Promise<void>[] = [];
   for (const b of backends) {
-    const id = backendId(b);
+    const id = resourceKey(b);
     const age = health.snapshotAge(b, now);
     const wantsActive = !!b.spec.healthCheck?.active;
     if (!wantsActive && (age === undefined || !health.activeConfigured(b))) continue;

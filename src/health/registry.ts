@@ -1,20 +1,16 @@
 /** Per-isolate health: combines active state (from the checker DO), passive outlier state and agent readiness. */
 import type { CircuitChange, EndpointHealth, EndpointVerdict, HealthSnapshot, HealthView, PassiveOutcome, TierHealth } from '../health.js';
 import type { Backend, Endpoint } from '../schema/backend.js';
+import { resourceKey } from '../schema/keys.js';
 import { OutlierDetector, outlierConfig } from './outlier.js';
 import { priorityLoads } from './spill.js';
 import type { RetryBudget } from './retry.js';
-
-/** "namespace/name" of a Backend: the checker DO's name and the outlier group id. */
-export function backendId(backend: Pick<Backend, 'metadata'>): string {
-  return `${backend.metadata.namespace ?? 'default'}/${backend.metadata.name}`;
-}
 
 /** `${namespace}/${name}|${url}|${cluster}`: stable across snapshot versions while the endpoint stays. */
 export function endpointKey(backend: Pick<Backend, 'metadata'>, endpoint: Pick<Endpoint, 'url' | 'cluster'>): string {
   // An endpoint object belongs to one Backend of one snapshot, so its key can be cached on it: this runs per request.
   let key = endpointKeys.get(endpoint);
-  if (key === undefined) endpointKeys.set(endpoint, (key = `${backendId(backend)}|${endpoint.url}|${endpoint.cluster}`));
+  if (key === undefined) endpointKeys.set(endpoint, (key = `${resourceKey(backend)}|${endpoint.url}|${endpoint.cluster}`));
   return key;
 }
 const endpointKeys = new WeakMap<object, string>();
@@ -68,18 +64,18 @@ export class IsolateHealth {
 
   /** When the Backend's active snapshot was last applied (undefined: never), to schedule refreshes. */
   snapshotAge(backend: Pick<Backend, 'metadata'>, now: number): number | undefined {
-    const held = this.snapshots.get(backendId(backend));
+    const held = this.snapshots.get(resourceKey(backend));
     return held ? now - held.receivedAt : undefined;
   }
 
   /** Whether the last snapshot held for this Backend came from a running active check. */
   activeConfigured(backend: Pick<Backend, 'metadata'>): boolean {
-    return this.snapshots.get(backendId(backend))?.snapshot.active ?? false;
+    return this.snapshots.get(resourceKey(backend))?.snapshot.active ?? false;
   }
 
   /** Active state for the endpoint if a fresh snapshot has it. */
   active(key: string, backend: Pick<Backend, 'metadata'>, now: number): EndpointHealth | undefined {
-    const held = this.snapshots.get(backendId(backend));
+    const held = this.snapshots.get(resourceKey(backend));
     if (!held || now - held.receivedAt > this.maxAgeMs) return undefined;
     return held.byKey.get(key);
   }
@@ -125,7 +121,7 @@ export class IsolateHealth {
   /** Records one attempt's outcome against the endpoint, with the Backend's passive config and group size. */
   record(key: string, backend: Backend, outcome: PassiveOutcome, now: number): CircuitChange | null {
     return this.outlier.record(key, outcome, now, {
-      id: backendId(backend),
+      id: resourceKey(backend),
       size: backend.spec.endpoints.length,
       config: outlierConfig(backend.spec.healthCheck?.passive),
     });
@@ -148,7 +144,7 @@ export class IsolateHealth {
     const keys = new Set<string>();
     const ids = new Set<string>();
     for (const b of backends) {
-      ids.add(backendId(b));
+      ids.add(resourceKey(b));
       for (const e of b.spec.endpoints) keys.add(endpointKey(b, e));
     }
     this.outlier.retain(keys);
@@ -159,7 +155,7 @@ export class IsolateHealth {
     return {
       generatedAt: now,
       backends: backends.map((b) => ({
-        backend: backendId(b),
+        backend: resourceKey(b),
         endpoints: b.spec.endpoints.map((e) => {
           const key = endpointKey(b, e);
           const active = this.active(key, b, now);

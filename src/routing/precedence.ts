@@ -31,6 +31,7 @@
  * of a rule are ORed; inside one match path, headers, queryParams and method are ANDed.
  */
 import type { HTTPRoute, HTTPRouteMatch, HTTPRouteRule } from '../schema.js';
+import { resourceKey } from '../schema/keys.js';
 import type { RouteMatch } from '../routing.js';
 import { compileConditions, type Conditions } from './conditions.js';
 import { routeHosts, type RouteHost } from './hostname.js';
@@ -77,7 +78,7 @@ export function expandRoutes(routes: readonly HTTPRoute[]): Entry[] {
   const regexCache: RegexCache = { paths: new Map(), values: new Map() };
   for (let inputIndex = 0; inputIndex < routes.length; inputIndex++) {
     const route = routes[inputIndex]!;
-    const routeKey = `${route.metadata.namespace}/${route.metadata.name}`;
+    const routeKey = resourceKey(route);
     const ts = route.metadata.creationTimestamp;
     const parsed = ts === undefined ? NaN : Date.parse(ts);
     const createdAt = Number.isNaN(parsed) ? Number.POSITIVE_INFINITY : parsed;

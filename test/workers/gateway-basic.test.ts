@@ -1,8 +1,8 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { serveRequest } from '../../src/app/gateway.js';
-import { IsolateHealth } from '../../src/health.js';
+import { IsolateHealth } from '../../src/health/registry.js';
 import { Snapshot } from '../../src/schema.js';
-import { compileTable } from '../../src/table.js';
+import { compileTable } from '../../src/table/compile.js';
 import { backend, endpoint, get, publish, route } from './helpers.js';
 
 describe('gateway basics', () => {

@@ -2,11 +2,11 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { validateResources } from '../../src/admin/state.js';
 import { serveRequest, type GatewayDeps } from '../../src/app/gateway.js';
-import { IsolateHealth } from '../../src/health.js';
+import { IsolateHealth } from '../../src/health/registry.js';
 import { devFetch } from '../../src/proxy/dev-fetch.js';
 import type { PathPolicy } from '../../src/routing/normalize.js';
 import { Resource, toSnapshot } from '../../src/schema.js';
-import { compileTable } from '../../src/table.js';
+import { compileTable } from '../../src/table/compile.js';
 import { backend, endpoint, get, publish, route } from './helpers.js';
 
 const resources = () => [

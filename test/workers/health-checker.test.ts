@@ -1,7 +1,7 @@
 /** HealthCheckerDO inside workerd: probes over loopback, hysteresis across alarms, safe re-arming, stopping. */
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
-import { HealthCheckerDO, setProbeFetch } from '../../src/health/checker.js';
+import { HealthCheckerDO, setProbeFetch } from '../../src/health/durable-object.js';
 import { Backend, type Backend as BackendT } from '../../src/schema/backend.js';
 import type { HealthSnapshot } from '../../src/health.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseEndpoint, chooseSticky, chooseWeighted, hashToUnit } from '../../../src/balancing.js';
+import { chooseEndpoint } from '../../../src/balancing/endpoint.js';
+import { chooseSticky, chooseWeighted, hashToUnit } from '../../../src/balancing/weighted.js';
 import { Endpoint } from '../../../src/schema.js';
 import { seededRandom } from '../../support/seeded.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_PANIC_THRESHOLD, inPanic, panicLoads, someTierHealthy, type PanicPool } from '../../../src/health/panic.js';
 import { OutlierDetector } from '../../../src/health/outlier.js';
 import { IsolateHealth, endpointKey } from '../../../src/health/registry.js';
-import { chooseEndpoint } from '../../../src/balancing.js';
+import { chooseEndpoint } from '../../../src/balancing/endpoint.js';
 import type { HealthSnapshot } from '../../../src/health.js';
 import { Backend } from './backend-fixture.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IsolateHealth, backendId, circuitLogLine, endpointKey } from '../../../src/health/registry.js';
+import { IsolateHealth, circuitLogLine, endpointKey } from '../../../src/health/registry.js';
+import { resourceKey } from '../../../src/schema/keys.js';
 import { RetryBudget } from '../../../src/health/retry.js';
 import { healthPage } from '../../../src/health/page.js';
 import { Backend, type BackendInput } from './backend-fixture.js';
@@ -41,7 +42,7 @@ function snap(states: Record<string, 'healthy' | 'unhealthy'>, generatedAt = 0):
 
 describe('IsolateHealth', () => {
   it('builds keys and ids by the convention', () => {
-    expect(backendId(backend)).toBe('shop/api');
+    expect(resourceKey(backend)).toBe('shop/api');
     expect(k(use1)).toBe('shop/api|https://use1.example.com|use1');
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KV_POINTER_KEY, snapshotKey } from '../../../src/schema.js';
-import { TableCache, type TableSource } from '../../../src/table.js';
+import { TableCache, type TableSource } from '../../../src/table/cache.js';
 
 const route = (name: string) => ({
   apiVersion: 'gateway.networking.k8s.io/v1',
