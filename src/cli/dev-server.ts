@@ -7,6 +7,7 @@ import { build as esbuild } from 'esbuild';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { KV_POINTER_KEY, snapshotKey, toSnapshot, type Resource } from '../schema.js';
 import { resolveOverrideOutbound } from '../dev/outbound.js';
+import { COORDINATOR_NAME } from '../admin/env.js';
 import { compilePaths, formatDiagnostic, validateObjects, type CompileResult } from './compile.js';
 
 /** Default request.cf so nearest-region steering has something to steer by offline (Ashburn, near us-east-1). */
@@ -137,6 +138,29 @@ const tableBody = (resources: Resource[]) => {
   return JSON.stringify([s.routes, s.backends, s.policies]);
 };
 
+/**
+ * Publishes as an operator would (`PUT /resources` with `If-Match: *`), by RPC to the CoordinatorDO, and waits
+ * until its flush has moved the KV pointer to that version (at most one flush a second).
+ */
+async function publishThroughCoordinator(
+  miniflare: Miniflare,
+  kv: { get(key: string): Promise<string | null> },
+  resources: Resource[],
+): Promise<number> {
+  const ns = await miniflare.getDurableObjectNamespace('COORDINATOR');
+  const stub = ns.get(ns.idFromName(COORDINATOR_NAME)) as unknown as {
+    publish(resources: unknown[], ifMatch: string): Promise<{ ok: true; value: { version: number } } | { ok: false; error?: string }>;
+  };
+  const out = await stub.publish(resources, '*');
+  if (!out.ok) throw new Error(`the coordinator refused the routes: ${out.error ?? JSON.stringify(out)}`);
+  const target = out.value.version;
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+    const pointer = JSON.parse((await kv.get(KV_POINTER_KEY)) ?? '{}') as { version?: number };
+    if ((pointer.version ?? 0) >= target) return target;
+  }
+  throw new Error(`the coordinator did not write table v${target} to KV within 15 s`);
+}
+
 export async function startDevGateway(options: DevGatewayOptions): Promise<DevGateway> {
   let initial: Resource[];
   if (options.resources) {
@@ -195,17 +219,22 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
 
   let version = 0;
   let current: Resource[] = [];
+  // With the admin API's single writer bound (wrangler.toml COORDINATOR), route files are published through it, so
+  // versions, GET /snapshot, If-Match, weights and rollback agree with what the gateway serves.
+  const coordinated = 'COORDINATOR' in wrangler.durableObjects;
   // One publish at a time, so versions and the pointer only move forward.
   let queue: Promise<unknown> = Promise.resolve();
   const write = (resources: Resource[]) => {
     const next = queue.then(async () => {
       const kv = await miniflare.getKVNamespace('ROUTES');
-      const v = version + 1;
-      const createdAt = new Date().toISOString();
       // Admit the new endpoints before the Worker can see the table that names them.
       allowed = new Set([...allowed, ...endpointHosts(resources)]);
-      await kv.put(snapshotKey(v), JSON.stringify(toSnapshot(resources, v, createdAt)));
-      await kv.put(KV_POINTER_KEY, JSON.stringify({ version: v, key: snapshotKey(v), updatedAt: createdAt }));
+      const v = coordinated ? await publishThroughCoordinator(miniflare, kv, resources) : version + 1;
+      if (!coordinated) {
+        const createdAt = new Date().toISOString();
+        await kv.put(snapshotKey(v), JSON.stringify(toSnapshot(resources, v, createdAt)));
+        await kv.put(KV_POINTER_KEY, JSON.stringify({ version: v, key: snapshotKey(v), updatedAt: createdAt }));
+      }
       allowed = new Set(endpointHosts(resources));
       version = v;
       current = resources;
@@ -219,10 +248,14 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
   try {
     url = await miniflare.ready;
     await write(initial);
+    const seededAt = Date.now();
     if (movePort) {
       await miniflare.setOptions(miniflareOptions(host, options.port));
       url = await miniflare.ready;
     }
+    // The coordinator flushes at most once a second (FLUSH_INTERVAL_MS, src/admin/coordinator.ts): let that second
+    // pass, so an operator's first publish right after start reaches KV at once rather than a second later.
+    if (coordinated) await new Promise((r) => setTimeout(r, Math.max(0, seededAt + 1000 - Date.now())));
   } catch (e) {
     await dispose();
     throw e;
