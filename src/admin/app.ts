@@ -299,7 +299,14 @@ adminApp.openapi(
     middleware: [agentAuth] as const,
     request: { body: { ...json(HeartbeatBody, 'Heartbeat'), required: true } },
     responses: {
-      200: json(z.object({ version: z.number().int(), changed: z.boolean() }), 'Recorded'),
+      200: json(
+        z.object({
+          version: z.number().int(),
+          changed: z.boolean(),
+          endpoints: z.number().int().describe('Endpoints the edge holds for this cluster (0 after a withdrawal: report again).'),
+        }),
+        'Recorded',
+      ),
       400: problem('Invalid body'),
       401: problem('Not authenticated (one answer for every reason)'),
       403: problem('Another cluster'),

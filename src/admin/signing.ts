@@ -381,7 +381,8 @@ export async function checkSignature(args: {
       valid = true;
   if (!candidates.length) return { ok: false, reason: 'unknown-key' };
   if (!valid) return { ok: false, reason: 'bad-signature' };
-  return { ok: true, cluster: cluster!, keyid, signature: sigItem.bytes, created: created * 1000, contentDigest: digestHeader };
+  // The replay memory keys on the canonical encoding: base64 has spellings that decode to the same bytes.
+  return { ok: true, cluster: cluster!, keyid, signature: toBase64(signature), created: created * 1000, contentDigest: digestHeader };
 }
 
 /** Whether a body matches the (signed) Content-Digest header: its sha-256 member must be present and equal. */

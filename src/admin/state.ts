@@ -49,6 +49,8 @@ export type Writes = Map<string, unknown>;
 
 export const HISTORY_LIMIT = 100;
 export const DEFAULT_STALE_AFTER_MS = 90_000;
+/** Endpoints one cluster may have recorded at once (a push holds at most as many). */
+export const MAX_RECORDED_PER_CLUSTER = 4096;
 
 const endpointKey = (e: ReportedEndpoint) => `${e.backend.namespace}/${e.backend.name} ${e.url}`;
 const backendId = (r: { metadata: { namespace: string; name: string } }) => `${r.metadata.namespace}/${r.metadata.name}`;
@@ -247,6 +249,13 @@ export class CoordinatorState {
     endpoints = [...new Map(endpoints.map((e) => [endpointKey(e), e])).values()].sort((a, b) =>
       endpointKey(a).localeCompare(endpointKey(b)),
     );
+    // upsert-only accumulates: bound what one cluster can make the coordinator store.
+    if (endpoints.length > MAX_RECORDED_PER_CLUSTER)
+      return {
+        ok: false,
+        status: 400,
+        error: `cluster ${cluster} would hold ${endpoints.length} endpoints (at most ${MAX_RECORDED_PER_CLUSTER}): report with policy "sync"`,
+      };
     // Cordoned: what the cluster already holds keeps serving (and may change readiness); nothing new gets in.
     const cordonRefused: Refusal[] = [];
     if (prev.cordoned) {
@@ -337,11 +346,12 @@ export class CoordinatorState {
     return due;
   }
 
-  heartbeat(cluster: string, now: number, agentVersion?: string): { version: number; changed: boolean } {
+  /** `endpoints`: how many the coordinator holds for the cluster, so an agent can tell that it should report again. */
+  heartbeat(cluster: string, now: number, agentVersion?: string): { version: number; changed: boolean; endpoints: number } {
     const prev = this.clusters.get(cluster) ?? { cluster, lastHeartbeat: null, stale: false, endpoints: [] };
     this.saveCluster({ ...prev, lastHeartbeat: now, stale: false, agentVersion: agentVersion ?? prev.agentVersion });
     const changed = prev.stale && prev.endpoints.length > 0;
-    return { version: changed ? this.bump(now) : this.meta.version, changed };
+    return { version: changed ? this.bump(now) : this.meta.version, changed, endpoints: prev.endpoints.length };
   }
 
   /** Marks clusters without a heartbeat for `staleAfterMs` as stale (their endpoints stay). Returns the next check time. */

@@ -179,6 +179,24 @@ describe('agents: one answer for every authentication failure', () => {
     await unchanged();
   });
 
+  it('refuses a replay that spells the same signature bytes differently in base64', async () => {
+    const first = await h.agent('aws-use1', '/agent/endpoints', report('aws-use1', 11));
+    expect(first.response.status).toBe(200);
+    baseline = await state();
+    // 32 bytes = 43 base64 characters and "=": the last character carries 2 unused bits, which decoders ignore.
+    const m = /^edgeway=:([A-Za-z0-9+/]{42})([A-Za-z0-9+/])=:$/.exec(first.headers.signature!)!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const respelled = `edgeway=:${m[1]}${alphabet[alphabet.indexOf(m[2]!) ^ 1]}=:`;
+    expect(respelled).not.toBe(first.headers.signature);
+    const res = await h.call('/agent/endpoints', {
+      method: 'POST',
+      headers: { ...first.headers, signature: respelled, 'content-type': 'application/json' },
+      body: first.text,
+    });
+    expect(res.status).toBe(401);
+    await unchanged();
+  });
+
   it('refuses a cluster writing another cluster’s endpoints (403) after authenticating it', async () => {
     const claim = await h.agent('gcp-euw1', '/agent/endpoints', report('aws-use1', 9));
     expect(claim.response.status).toBe(403);

@@ -165,6 +165,16 @@ describe('quotas: no cluster crowds out another', () => {
   });
 });
 
+describe('bounded storage', () => {
+  it('refuses an upsert-only report that would make one cluster hold more than 4096 endpoints', () => {
+    const s = paymentsOnlyB();
+    const batch = (from: number) => Array.from({ length: 4000 }, (_, i) => ep('cluster-b', `https://b${from + i}.example.com`));
+    expect(s.push('cluster-b', push('cluster-b', batch(0), 'upsert-only'), T0).ok).toBe(true);
+    expect(s.push('cluster-b', push('cluster-b', batch(4000), 'upsert-only'), T0)).toMatchObject({ ok: false, status: 400 });
+    expect(s.clusters.get('cluster-b')!.endpoints).toHaveLength(4000);
+  });
+});
+
 describe('cluster lifecycle', () => {
   it('cordon: what the cluster holds keeps serving and may change readiness; new endpoints are refused', () => {
     const s = paymentsOnlyB();
