@@ -3,6 +3,7 @@ import type { V1EndpointSlice, V1Ingress, V1Service } from '@kubernetes/client-n
 import { z } from 'zod';
 import { ReportedEndpoint } from '../admin/api.js';
 import { Endpoint, Hostname, Namespace, ObjectName } from '../schema.js';
+import { refKey, reportedEndpointKey } from '../schema/keys.js';
 
 export const ANNOTATION = {
   backend: 'edgeway.dev/backend',
@@ -285,7 +286,7 @@ function sourcesOf(view: ClusterView, opts: DesiredOptions): Source[] {
       if (rns === ns) for (const host of route.spec?.hostnames ?? []) served.push({ host, wildcard: 'suffix' });
       for (const rule of route.spec?.rules ?? [])
         for (const ref of rule.backendRefs ?? [])
-          if ((ref.kind ?? 'Service') === 'Service' && !ref.group) services.add(`${ref.namespace ?? rns}/${ref.name}`);
+          if ((ref.kind ?? 'Service') === 'Service' && !ref.group) services.add(refKey(ref, rns));
     }
     out.push({
       kind: 'Gateway',
@@ -428,7 +429,7 @@ export function desiredEndpoints(
         skip(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
         continue;
       }
-      const key = `${backend.namespace}/${backend.name} ${parsed.data.url}`;
+      const key = reportedEndpointKey(parsed.data);
       const prev = byKey.get(key);
       if (!prev) {
         byKey.set(key, parsed.data);

@@ -1,5 +1,6 @@
 /** Pure diff between what the cluster exposes and what the edge holds for it (external-dns style plan). */
 import type { ReportedEndpoint } from '../admin/api.js';
+import { reportedEndpointKey as endpointKey } from '../schema/keys.js';
 
 export type Policy = 'sync' | 'upsert-only';
 
@@ -15,8 +16,6 @@ export interface Plan {
   /** What the edge will hold for this cluster once the report is applied. */
   next: ReportedEndpoint[];
 }
-
-export const endpointKey = (e: ReportedEndpoint) => `${e.backend.namespace}/${e.backend.name} ${e.url}`;
 
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
