@@ -13,6 +13,7 @@ const USAGE = `usage: edgeway <command> [options]
                                      warns about endpoints outside it that routes reach keeping the client Host
   build [--routes DIR] [--out DIR]   validate, then write DIR/snapshot.json for \`wrangler kv bulk put\`
   schema [--check]                   regenerate ${SCHEMA_FILE} (--check: exit 1 if it is stale)
+  hash-key                           print sha256:<hex> of the API key on stdin (SecurityPolicy apiKeyAuth.keyHashes)
   dev [--routes DIR] [--port N] [--host H]
                                      run the gateway locally; route edits are re-validated and published live
   demo                               stand-in clusters + the dev gateway on 127.0.0.1:8787 (what npm start runs)
@@ -100,6 +101,10 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
       case 'demo': {
         const { runDemo } = await import('./demo.js');
         return await runDemo(out);
+      }
+      case 'hash-key': {
+        const { hashKeyCommand, readStdin } = await import('./hash-key.js');
+        return await hashKeyCommand(await readStdin(), out);
       }
       case undefined:
       case 'help':

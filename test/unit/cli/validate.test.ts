@@ -103,7 +103,9 @@ describe('validate', () => {
 
   it('asks for a kind when a document has none', () => {
     const r = compileSources([{ file: 'k.yaml', text: 'metadata: { name: a }\n' }]);
-    expect(r.diagnostics.map(formatDiagnostic)).toEqual(['k.yaml:1:1: missing kind (expected HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy)']);
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([
+      'k.yaml:1:1: missing kind (expected HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy)',
+    ]);
   });
 
   it('exits 1 with a summary on errors, 0 on warnings only', async () => {
