@@ -175,12 +175,22 @@ export const HTTPRouteRule = z
         ctx.addIssue({ code: 'custom', path: ['filters'], message: `${type} may appear only once per rule` });
   });
 
+/** Gateway API ParentReference: checked for typos like every other object, then ignored. */
+const ParentReference = z.strictObject({
+  group: z.string().max(253).optional(),
+  kind: z.string().max(63).optional(),
+  namespace: Namespace.optional(),
+  name: ObjectName,
+  sectionName: z.string().max(253).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+});
+
 export const HTTPRoute = z.strictObject({
   apiVersion: z.literal('gateway.networking.k8s.io/v1'),
   kind: z.literal('HTTPRoute'),
   metadata: Metadata,
   spec: z.strictObject({
-    parentRefs: z.array(z.object({}).loose()).optional().describe('Accepted and ignored: the edge is the one Gateway.'),
+    parentRefs: z.array(ParentReference).max(32).optional().describe('Accepted and ignored: the edge is the one Gateway.'),
     hostnames: z.array(Hostname).max(16).optional(),
     rules: z.array(HTTPRouteRule).min(1).max(64).default([{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }]),
   }),
