@@ -2,7 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DevGateway } from './dev-server.js';
-import { startReporting, untilSignal } from './dev.js';
+import { localBindings, startReporting, untilSignal } from './dev.js';
 import type { Out } from './main.js';
 
 export interface ClusterService {
@@ -25,6 +25,11 @@ export const DEMO_SERVICES: ClusterService[] = [
 ];
 export const DEMO_CONTROL_PORT = 9100;
 export const DEMO_GATEWAY_PORT = 8787;
+/**
+ * The operator token of the demo's admin API when .dev.vars / --var set none: the demo listens on 127.0.0.1 only,
+ * in front of stand-in clusters, and the README's admin walkthrough needs a token it can print. Not a secret.
+ */
+export const DEMO_ADMIN_TOKEN = 'edgeway-demo-admin-token';
 
 export interface RunningService extends ClusterService {
   up: boolean;
@@ -146,7 +151,8 @@ export async function startStandIns(specs: ClusterService[], controlPort: number
   };
 }
 
-const instructions = (gw: string, control: string, services: StandIn[]) => {
+const instructions = (gw: string, control: string, services: StandIn[], demoToken: boolean) => {
+  const token = demoToken ? DEMO_ADMIN_TOKEN : '$ADMIN_TOKEN';
   const clusters = [...new Set(services.map((s) => s.state.cluster))];
   return `
 Edgeway demo is running.
@@ -163,11 +169,20 @@ Try:
   curl -s -X POST ${control}/clusters/aws-us-east-1/down                 # fail a cluster, then repeat the api curl
   curl -s -X POST ${control}/clusters/aws-us-east-1/up
   npm run edgeway -- validate routes/                                   # located errors after you break a file
+Admin API (${demoToken ? `demo token; set ADMIN_TOKEN in .dev.vars to choose your own` : 'ADMIN_TOKEN from .dev.vars / --var'}):
+  curl -si -H 'Authorization: Bearer ${token}' ${gw}/_edgeway/v1/snapshot | head -20   # ETag is the version
 Clusters: ${clusters.join(', ')}. Ctrl-C stops everything.
 `;
 };
 
-export async function runDemo(out: Out, options: { routesDir?: string; port?: number; controlPort?: number } = {}): Promise<number> {
+export async function runDemo(
+  out: Out,
+  options: { routesDir?: string; port?: number; controlPort?: number; vars?: readonly string[] } = {},
+): Promise<number> {
+  const bindings = await localBindings(options.vars ?? [], out);
+  if (!bindings) return 1;
+  const demoToken = bindings.ADMIN_TOKEN === undefined;
+  if (demoToken) bindings.ADMIN_TOKEN = DEMO_ADMIN_TOKEN;
   let demo: Demo;
   try {
     demo = await startStandIns(DEMO_SERVICES, options.controlPort ?? DEMO_CONTROL_PORT);
@@ -178,7 +193,7 @@ export async function runDemo(out: Out, options: { routesDir?: string; port?: nu
   let gateway: DevGateway | undefined;
   try {
     gateway = await startReporting(
-      { routesDir: options.routesDir ?? 'routes', port: options.port ?? DEMO_GATEWAY_PORT, host: '127.0.0.1' },
+      { routesDir: options.routesDir ?? 'routes', port: options.port ?? DEMO_GATEWAY_PORT, host: '127.0.0.1', bindings },
       out,
     );
   } catch (e) {
@@ -188,7 +203,7 @@ export async function runDemo(out: Out, options: { routesDir?: string; port?: nu
     await demo.dispose();
     return 1;
   }
-  out.log(instructions(gateway.url.replace(/\/$/, ''), `http://127.0.0.1:${demo.controlPort}`, demo.services));
+  out.log(instructions(gateway.url.replace(/\/$/, ''), `http://127.0.0.1:${demo.controlPort}`, demo.services, demoToken));
   await untilSignal();
   out.log('stopping...');
   await gateway.dispose();

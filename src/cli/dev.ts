@@ -1,7 +1,32 @@
 /** `edgeway dev`: the local gateway with live reload of the route files. */
 import { formatDiagnostic, summarize } from './compile.js';
 import { CompileError, startDevGateway, type DevGateway, type ReloadEvent } from './dev-server.js';
+import { describeVars, loadDevVars, parseVarFlags } from './dev-vars.js';
 import type { Out } from './main.js';
+
+/** The admin API refuses shorter operator tokens (src/admin/auth.ts). */
+const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+/**
+ * Bindings from `.dev.vars` (next to wrangler.toml, as `wrangler dev` reads it) with `--var NAME:VALUE` flags on
+ * top. Names are printed, values never. Undefined (after printing why) when a flag is malformed.
+ */
+export async function localBindings(
+  varFlags: readonly string[],
+  out: Out,
+  configPath = 'wrangler.toml',
+): Promise<Record<string, string> | undefined> {
+  const file = await loadDevVars(configPath);
+  for (const p of file.problems) out.error(`warning: ${p}`);
+  const flags = parseVarFlags(varFlags);
+  for (const p of flags.problems) out.error(p);
+  if (flags.problems.length) return undefined;
+  for (const line of [describeVars(file.vars, file.file ?? '.dev.vars'), describeVars(flags.vars, '--var')]) if (line) out.log(line);
+  const vars = { ...file.vars, ...flags.vars };
+  if (vars.ADMIN_TOKEN !== undefined && vars.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_LENGTH)
+    out.error(`warning: ADMIN_TOKEN is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters: the admin API will refuse every call`);
+  return vars;
+}
 
 /** Resolves on the first Ctrl-C or SIGTERM. */
 export const untilSignal = () =>
@@ -30,7 +55,7 @@ export function reportReload(e: ReloadEvent, out: Out): void {
 
 /** Starts the gateway, printing located errors instead of starting when the routes are broken. */
 export async function startReporting(
-  options: { routesDir: string; port: number; host: string },
+  options: { routesDir: string; port: number; host: string; bindings?: Record<string, string> },
   out: Out,
 ): Promise<DevGateway | undefined> {
   try {
@@ -43,8 +68,14 @@ export async function startReporting(
   }
 }
 
-export async function runDev(options: { routesDir: string; port: number; host: string }, out: Out): Promise<number> {
-  const gw = await startReporting(options, out);
+export async function runDev(
+  options: { routesDir: string; port: number; host: string; vars?: readonly string[] },
+  out: Out,
+): Promise<number> {
+  const { vars: varFlags = [], ...rest } = options;
+  const bindings = await localBindings(varFlags, out);
+  if (!bindings) return 1;
+  const gw = await startReporting({ ...rest, bindings }, out);
   if (!gw) return 1;
   out.log(`edgeway dev: gateway on ${gw.url} serving ${options.routesDir}/ as table v${gw.version()}`);
   out.log(`  edits to ${options.routesDir}/ are validated and published live; Ctrl-C stops`);

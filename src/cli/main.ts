@@ -14,9 +14,10 @@ const USAGE = `usage: edgeway <command> [options]
   build [--routes DIR] [--out DIR]   validate, then write DIR/snapshot.json for \`wrangler kv bulk put\`
   schema [--check]                   regenerate ${SCHEMA_FILE} (--check: exit 1 if it is stale)
   hash-key                           print sha256:<hex> of the API key on stdin (SecurityPolicy apiKeyAuth.keyHashes)
-  dev [--routes DIR] [--port N] [--host H]
-                                     run the gateway locally; route edits are re-validated and published live
-  demo                               stand-in clusters + the dev gateway on 127.0.0.1:8787 (what npm start runs)
+  dev [--routes DIR] [--port N] [--host H] [--var NAME:VALUE]...
+                                     run the gateway locally; route edits are re-validated and published live;
+                                     bindings from .dev.vars (next to wrangler.toml) and --var, as wrangler dev
+  demo [--var NAME:VALUE]...         stand-in clusters + the dev gateway on 127.0.0.1:8787 (what npm start runs)
 `;
 
 export type Out = { log(line: string): void; error(line: string): void };
@@ -93,14 +94,16 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
             routes: { type: 'string', default: 'routes' },
             port: { type: 'string', default: '8787' },
             host: { type: 'string', default: '127.0.0.1' },
+            var: { type: 'string', multiple: true, default: [] },
           },
         });
         const { runDev } = await import('./dev.js');
-        return await runDev({ routesDir: values.routes, port: Number(values.port), host: values.host }, out);
+        return await runDev({ routesDir: values.routes, port: Number(values.port), host: values.host, vars: values.var }, out);
       }
       case 'demo': {
+        const { values } = parseArgs({ args: rest, options: { var: { type: 'string', multiple: true, default: [] } } });
         const { runDemo } = await import('./demo.js');
-        return await runDemo(out);
+        return await runDemo(out, { vars: values.var });
       }
       case 'hash-key': {
         const { hashKeyCommand, readStdin } = await import('./hash-key.js');

@@ -4,9 +4,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startDevGateway, type DevGateway, type ReloadEvent } from '../../../src/cli/dev-server.js';
 import { formatDiagnostic } from '../../../src/cli/compile.js';
+import { localBindings } from '../../../src/cli/dev.js';
 import { KV_POINTER_KEY } from '../../../src/schema.js';
 import { startEchoUpstream, type Upstream } from '../../support/upstreams.js';
 
@@ -182,5 +183,102 @@ describe('startDevGateway on a known port', () => {
     expect(gw!.port).toBe(port);
     expect(gw!.url).toBe(`http://127.0.0.1:${port}/`);
     expect(await pointerVersion(gw!)).toBe(1);
+  }, 90_000);
+});
+
+describe('startDevGateway with local secrets and the admin API', () => {
+  const TOKEN = 'dev-vars-operator-token-0123456789';
+  let upstream: Upstream;
+  let gw: DevGateway | undefined;
+  let dir: string | undefined;
+  const printed: string[] = [];
+  const writes = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+  afterAll(async () => {
+    process.stdout.write = writes.out;
+    process.stderr.write = writes.err;
+    await gw?.dispose();
+    await upstream?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('ADMIN_TOKEN from .dev.vars opens the admin API; publish with If-Match and rollback move the served table; no secret is printed', async () => {
+    upstream = await startEchoUpstream('admin');
+    dir = await mkdtemp(path.join(os.tmpdir(), 'edgeway-devsecrets-'));
+    await writeFile(path.join(dir, '.dev.vars'), `# operator token\nADMIN_TOKEN="${TOKEN}"\n`);
+    // Everything the gateway, miniflare and the CLI print from here on is checked for the token.
+    const spy =
+      (orig: typeof process.stdout.write) =>
+      (chunk: unknown, ...rest: unknown[]) => {
+        printed.push(String(chunk));
+        return (orig as (...a: unknown[]) => boolean)(chunk, ...rest);
+      };
+    process.stdout.write = spy(writes.out) as typeof process.stdout.write;
+    process.stderr.write = spy(writes.err) as typeof process.stderr.write;
+    // vitest routes console output around process.stdout: watch the console too (miniflare logs the Worker there).
+    const consoles = (['log', 'info', 'warn', 'error', 'debug'] as const).map((m) =>
+      vi.spyOn(console, m).mockImplementation((...args: unknown[]) => void printed.push(args.map(String).join(' '))),
+    );
+    const lines: string[] = [];
+    const bindings = await localBindings([], { log: (l) => lines.push(l), error: (l) => lines.push(l) }, path.join(dir, 'wrangler.toml'));
+    expect(bindings).toEqual({ ADMIN_TOKEN: TOKEN });
+    gw = await startDevGateway({ resources: [route('admin.example.com'), backend(upstream.port)], port: 0, bindings });
+    const base = gw.url.replace(/\/$/, '');
+    const admin = (p: string, init: RequestInit = {}, token = TOKEN) =>
+      fetch(`${base}/_edgeway/v1${p}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+      });
+
+    expect((await admin('/snapshot', {}, 'wrong-token-wrong-token')).status).toBe(401);
+    const snap = await admin('/snapshot');
+    expect(snap.status).toBe(200);
+    // The route files went through the coordinator: its version is the one the gateway serves.
+    expect(snap.headers.get('etag')).toBe(`"${gw.version()}"`);
+    const body = (await snap.json()) as { routes: unknown[]; backends: unknown[]; policies: unknown[] };
+
+    // Publish with If-Match: a second hostname on the route.
+    const routes = structuredClone(body.routes) as { spec: { hostnames: string[] } }[];
+    routes[0]!.spec.hostnames.push('admin2.example.com');
+    const put = await admin('/resources', {
+      method: 'PUT',
+      headers: { 'if-match': snap.headers.get('etag')! },
+      body: JSON.stringify({ resources: [...routes, ...body.backends, ...body.policies] }),
+    });
+    expect(put.status).toBe(200);
+    const stale = await admin('/resources', {
+      method: 'PUT',
+      headers: { 'if-match': snap.headers.get('etag')! },
+      body: JSON.stringify({ resources: [...routes, ...body.backends] }),
+    });
+    expect(stale.status).toBe(412);
+    const served = async (host: string) => {
+      for (let i = 0; i < 100; i++) {
+        const r = await get(gw!.port, host, '/');
+        if (r.status === 200) return r.status;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      return (await get(gw!.port, host, '/')).status;
+    };
+    expect(await served('admin2.example.com')).toBe(200);
+
+    // Roll back to the files' version: the new hostname is gone again.
+    const rollback = await admin('/rollback', { method: 'POST', body: JSON.stringify({ version: 1 }) });
+    expect(rollback.status).toBe(200);
+    let status = 200;
+    for (let i = 0; i < 100 && status === 200; i++) {
+      status = (await get(gw.port, 'admin2.example.com', '/')).status;
+      if (status === 200) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(status).toBe(404);
+    expect((await get(gw.port, 'admin.example.com', '/')).status).toBe(200);
+
+    process.stdout.write = writes.out;
+    process.stderr.write = writes.err;
+    for (const c of consoles) c.mockRestore();
+    expect(lines.join('\n')).not.toContain(TOKEN);
+    expect(printed.join('')).not.toContain(TOKEN);
+    // The check saw the Worker's own log lines: the refused call and the proxied requests.
+    expect(printed.join('')).toContain('admin.auth.refused');
+    expect(printed.join('')).toContain('"msg":"request"');
   }, 90_000);
 });
