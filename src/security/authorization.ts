@@ -22,7 +22,8 @@ export interface CompiledAuthorization {
   /**
    * The IP stage, before authentication: walks the rules as far as the client address alone decides them. It denies
    * only when the final decision is Deny whatever the credentials (a CIDR-only Deny rule matched first, or no rule
-   * can match this address and defaultAction is Deny). An unknown address with CIDR rules is denied: fail closed.
+   * can match this address and defaultAction is Deny). Only policies with CIDR rules have an IP stage; there an
+   * unknown address is denied: fail closed.
    */
   precheck(clientAddress: ClientAddress | undefined): IpPrecheck;
   decide(p: Principal): AuthorizationResult;
@@ -95,7 +96,8 @@ export function compileAuthorization(auth: Authorization): CompiledAuthorization
 
   return {
     precheck(addr) {
-      if (usesCidrs && addr === undefined) return { decided: true, allowed: false, unknownAddress: true };
+      if (!usesCidrs) return { decided: false }; // nothing here is about addresses: authorization decides
+      if (addr === undefined) return { decided: true, allowed: false, unknownAddress: true };
       for (const r of rules) {
         if (r.cidrs && !r.cidrs(addr!)) continue; // cannot match, whatever the credentials
         if (r.jwt || r.consumers) return { decided: false }; // depends on who is calling
