@@ -127,9 +127,8 @@ describe('SecurityPolicy schema', () => {
     };
     const p1 = base({ cors: { allowOrigins: ['*'] } });
     const p2 = { ...base({ cors: { allowOrigins: ['*'] } }), metadata: { name: 'other' } };
-    const p3 = base({ cors: { allowOrigins: ['*'] } });
-    p3.metadata = { name: 'ghost' };
-    p3.spec.targetRefs = [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'nope', sectionName: undefined as never }];
+    const p3 = { ...base({ cors: { allowOrigins: ['*'] } }), metadata: { name: 'ghost' } };
+    p3.spec.targetRefs = [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'nope' }];
     const all: Resource[] = [parse(route), parse(p1), parse(p2), parse(p3)];
     const found = checkReferences(all).map((i) => `${i.index} ${formatPath(i.path)}: ${i.message}`);
     expect(found).toContain(
