@@ -4,11 +4,10 @@ import { ADMIN_BASE_PATH, adminApp } from '../admin/app.js';
 import { checkOperator, unauthorized } from '../admin/auth.js';
 import type { Env } from '../env.js';
 import { healthPage } from '../health/page.js';
-import { refreshActiveHealth, type CheckerNamespace } from '../health/refresh.js';
+import { refreshActiveHealth } from '../health/refresh.js';
 import { IsolateHealth } from '../health/registry.js';
 import { RetryBudget } from '../health/retry.js';
 import { TableCache } from '../table/cache.js';
-import type { RateLimiterNamespaceLike } from '../ratelimit.js';
 import { devFetch } from '../proxy/dev-fetch.js';
 import { pathPolicyFrom } from '../routing/normalize.js';
 import { serveRequest } from './gateway.js';
@@ -54,9 +53,9 @@ app.all('*', async (c) => {
     debugHeaders: c.env.DEBUG_HEADERS !== 'off',
     pathPolicy: pathPolicyFrom(c.env),
     waitUntil: (p) => c.executionCtx.waitUntil(p),
-    rateLimiter: c.env.RATE_LIMITER as RateLimiterNamespaceLike | undefined,
+    rateLimiter: c.env.RATE_LIMITER,
     observeBackend: (backend) => {
-      const job = refreshActiveHealth(health, c.env.HEALTH as CheckerNamespace | undefined, [backend], Date.now(), log);
+      const job = refreshActiveHealth(health, c.env.HEALTH, [backend], Date.now(), log);
       if (job) c.executionCtx.waitUntil(job);
     },
   });

@@ -18,7 +18,8 @@ export const AGENT_KEYS: Record<string, string> = {
 /** `extra` overrides bindings (AGENT_KEYS, EDGEWAY_AUDIENCE, ...); `memory` forces an in-memory coordinator of its own. */
 export async function adminHarness(extra: Partial<AdminEnv> = {}, opts: { memory?: boolean } = {}) {
   const base = env as unknown as AdminEnv;
-  let namespace = opts.memory ? undefined : base.COORDINATOR;
+  // A stand-in namespace (untyped stubs) when the coordinator runs in memory.
+  let namespace: typeof base.COORDINATOR | DurableObjectNamespace | undefined = opts.memory ? undefined : base.COORDINATOR;
   let stop = () => {};
   const testEnv: AdminEnv = { ...base, ADMIN_TOKEN, AGENT_KEYS: JSON.stringify(AGENT_KEYS), ...extra };
   if (!namespace) {
