@@ -36,7 +36,10 @@ it('worker-configuration.d.ts is up to date with wrangler.toml (run `npm run typ
 });
 
 it('the check fails when wrangler.toml gains a binding the generated file lacks', () => {
-  fs.writeFileSync(DRIFTED, `${fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8')}\n[[kv_namespaces]]\nbinding = "DRIFT"\nid = "1"\n`);
+  fs.writeFileSync(
+    DRIFTED,
+    `${fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8')}\n[[kv_namespaces]]\nbinding = "DRIFT"\nid = "1"\n`,
+  );
   const r = check(path.basename(DRIFTED));
   expect(r.ok).toBe(false);
   expect(r.output).toMatch(/out of date/);
