@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DevGateway } from './dev-server.js';
 import { localBindings, startReporting, untilSignal } from './dev.js';
-import type { Out } from './main.js';
+import type { Out } from './out.js';
 
 export interface ClusterService {
   cluster: string;

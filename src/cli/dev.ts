@@ -2,7 +2,7 @@
 import { formatDiagnostic, summarize } from './compile.js';
 import { CompileError, startDevGateway, type DevGateway, type ReloadEvent } from './dev-server.js';
 import { describeVars, loadDevVars, parseVarFlags } from './dev-vars.js';
-import type { Out } from './main.js';
+import type { Out } from './out.js';
 
 /** The admin API refuses shorter operator tokens (src/admin/auth.ts). */
 const MIN_ADMIN_TOKEN_LENGTH = 16;

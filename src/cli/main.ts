@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { build } from './build.js';
 import { compilePaths, formatDiagnostic, summarize, type CompileResult } from './compile.js';
 import { SCHEMA_FILE, syncJsonSchema } from './json-schema.js';
+import type { Out } from './out.js';
 
 const USAGE = `usage: edgeway <command> [options]
 
@@ -20,7 +21,7 @@ const USAGE = `usage: edgeway <command> [options]
   demo [--var NAME:VALUE]...         stand-in clusters + the dev gateway on 127.0.0.1:8787 (what npm start runs)
 `;
 
-export type Out = { log(line: string): void; error(line: string): void };
+export type { Out };
 const console_: Out = { log: (l) => console.log(l), error: (l) => console.error(l) };
 
 export function printDiagnostics(result: CompileResult, out: Out, toError = false): void {
