@@ -1,19 +1,16 @@
-/** Route security (SecurityPolicy): the interface the gateway's security stage uses; implementations in src/security/. */
-export {
-  applyToUpstream,
-  compileSecurityPolicies,
-  compileSecurityPolicy,
-  decorateResponse,
-  principalOf,
-  type CompiledSecurityPolicy,
-  type Identity,
-  type SecurityContext,
-  type SecurityDecision,
-  type SecurityDeps,
-  type SecurityIndex,
-  type SecurityOutcome,
-  type SecurityRequest,
+/**
+ * Route security (SecurityPolicy): the types the gateway's security stage uses. Implementations live in src/security/:
+ * compileSecurityPolicies, applyToUpstream and decorateResponse in policy.ts, createJwksRegistry in jwks.ts.
+ */
+export type {
+  CompiledSecurityPolicy,
+  Identity,
+  SecurityContext,
+  SecurityDecision,
+  SecurityDeps,
+  SecurityIndex,
+  SecurityOutcome,
+  SecurityRequest,
 } from './security/policy.js';
-export { createJwksRegistry, type JwksRegistry, type JwksRegistryOptions } from './security/jwks.js';
-export { hashApiKey } from './security/apikey.js';
-export { SECURITY_REFUSALS, type SecurityRefusal } from './security/refusal.js';
+export type { JwksRegistry, JwksRegistryOptions } from './security/jwks.js';
+export type { SecurityRefusal } from './security/refusal.js';

@@ -2,7 +2,8 @@
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { JwtProvider, SecurityPolicy } from '../../src/schema.js';
-import { applyToUpstream, compileSecurityPolicy, createJwksRegistry } from '../../src/security.js';
+import { createJwksRegistry } from '../../src/security/jwks.js';
+import { applyToUpstream, compileSecurityPolicy } from '../../src/security/policy.js';
 import { compileJwt } from '../../src/security/jwt.js';
 
 const ISSUER = 'https://idp.example.com';

@@ -9,7 +9,7 @@ import {
   decorateResponse,
   type SecurityOutcome,
   type SecurityRequest,
-} from '../../../src/security.js';
+} from '../../../src/security/policy.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, NOW, sign, type TestKey } from './support.js';
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s, 'utf8').digest('hex')}`;
