@@ -2,6 +2,6 @@
 import { app } from './app/index.js';
 
 export { RateLimiterDO } from './ratelimit/durable-object.js';
-export { CoordinatorDO } from './admin/coordinator.js';
+export { CoordinatorDO } from './admin/durable-object.js';
 export { HealthCheckerDO } from './health/durable-object.js';
 export default app;

@@ -19,7 +19,7 @@ import {
   WithdrawResult,
 } from './api.js';
 import { adminHost, agentAuth, forbidden, operatorAuth, unauthorized, type AdminBindings } from './auth.js';
-import type { CoordinatorDO } from './coordinator.js';
+import type { CoordinatorDO } from './durable-object.js';
 import { COORDINATOR_NAME, type AdminEnv } from './env.js';
 import { issuePath, type Outcome } from './state.js';
 import {
@@ -59,7 +59,7 @@ const defaultHook: Hook<unknown, AdminBindings, string, unknown> = (result, c) =
 };
 
 export function coordinator(env: AdminEnv): DurableObjectStub<CoordinatorDO> {
-  const ns = env.COORDINATOR as DurableObjectNamespace<CoordinatorDO> | undefined;
+  const ns = env.COORDINATOR;
   if (!ns) throw new HTTPException(503, { message: 'COORDINATOR binding is missing' });
   return ns.get(ns.idFromName(COORDINATOR_NAME));
 }

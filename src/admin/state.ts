@@ -9,6 +9,7 @@ import {
   type HTTPRoute,
   type Resource,
 } from '../schema.js';
+import { objectKey, reportedEndpointKey, resourceKey } from '../schema/keys.js';
 import { dottedPath, validateResources as validateResourceList, type LocatedIssue } from '../schema/validate.js';
 import type { ClusterInfo, PushBody, Refusal, ReportedEndpoint, WeightsBody } from './api.js';
 import { REPLAY_WINDOW_MS } from './signing.js';
@@ -52,8 +53,6 @@ export const DEFAULT_STALE_AFTER_MS = 90_000;
 /** Endpoints one cluster may have recorded at once (a push holds at most as many). */
 export const MAX_RECORDED_PER_CLUSTER = 4096;
 
-const endpointKey = (e: ReportedEndpoint) => `${e.backend.namespace}/${e.backend.name} ${e.url}`;
-const backendId = (r: { metadata: { namespace: string; name: string } }) => `${r.metadata.namespace}/${r.metadata.name}`;
 const stable = (v: unknown) => JSON.stringify(v);
 
 export const issuePath = (path: PropertyKey[]) => dottedPath(path);
@@ -242,12 +241,12 @@ export class CoordinatorState {
     let endpoints: ReportedEndpoint[];
     if (body.policy === 'sync') endpoints = body.endpoints;
     else {
-      const merged = new Map(prev.endpoints.map((e) => [endpointKey(e), e]));
-      for (const e of body.endpoints) merged.set(endpointKey(e), e);
+      const merged = new Map(prev.endpoints.map((e) => [reportedEndpointKey(e), e]));
+      for (const e of body.endpoints) merged.set(reportedEndpointKey(e), e);
       endpoints = [...merged.values()];
     }
-    endpoints = [...new Map(endpoints.map((e) => [endpointKey(e), e])).values()].sort((a, b) =>
-      endpointKey(a).localeCompare(endpointKey(b)),
+    endpoints = [...new Map(endpoints.map((e) => [reportedEndpointKey(e), e])).values()].sort((a, b) =>
+      reportedEndpointKey(a).localeCompare(reportedEndpointKey(b)),
     );
     // upsert-only accumulates: bound what one cluster can make the coordinator store.
     if (endpoints.length > MAX_RECORDED_PER_CLUSTER)
@@ -259,10 +258,10 @@ export class CoordinatorState {
     // Cordoned: what the cluster already holds keeps serving (and may change readiness); nothing new gets in.
     const cordonRefused: Refusal[] = [];
     if (prev.cordoned) {
-      const held = new Set(prev.endpoints.map(endpointKey));
+      const held = new Set(prev.endpoints.map(reportedEndpointKey));
       endpoints = endpoints.filter((e) => {
-        if (held.has(endpointKey(e))) return true;
-        cordonRefused.push({ backend: `${e.backend.namespace}/${e.backend.name}`, url: e.url, reason: 'cordoned' });
+        if (held.has(reportedEndpointKey(e))) return true;
+        cordonRefused.push({ backend: objectKey(e.backend.namespace, e.backend.name), url: e.url, reason: 'cordoned' });
         return false;
       });
     }
@@ -393,14 +392,14 @@ export class CoordinatorState {
       list.push(r);
       refused.set(cluster, list);
     };
-    const backends = new Map(this.published.flatMap((r) => (r.kind === 'Backend' ? [[backendId(r), r] as const] : [])));
+    const backends = new Map(this.published.flatMap((r) => (r.kind === 'Backend' ? [[resourceKey(r), r] as const] : [])));
     // Backend id -> cluster -> admitted candidates, in the cluster's (sorted) order.
     const candidates = new Map<string, Map<string, Endpoint[]>>();
     const clusters = [...this.clusters.values()].sort((a, b) => a.cluster.localeCompare(b.cluster));
     for (const c of clusters)
       for (const e of c.endpoints) {
         const { backend: ref, sourceNamespace, ...ep } = e;
-        const id = `${ref.namespace}/${ref.name}`;
+        const id = objectKey(ref.namespace, ref.name);
         const r = (reason: Refusal['reason']) => refuse(c.cluster, { backend: id, url: e.url, reason });
         const b = backends.get(id);
         if (!b) {
@@ -433,7 +432,7 @@ export class CoordinatorState {
 
     const resources = this.published.map((res) => {
       if (res.kind !== 'Backend') return res;
-      const byCluster = candidates.get(backendId(res));
+      const byCluster = candidates.get(resourceKey(res));
       if (!byCluster) return res;
       let room = MAX_BACKEND_ENDPOINTS - res.spec.endpoints.length;
       const taken = new Set(res.spec.endpoints.map((e) => origin(e.url)));
@@ -444,7 +443,7 @@ export class CoordinatorState {
         for (const q of queues) {
           const e = q.list.shift();
           if (!e) continue;
-          const id = backendId(res);
+          const id = resourceKey(res);
           if (taken.has(origin(e.url))) refuse(q.cluster, { backend: id, url: e.url, reason: 'duplicate-url' });
           else if (room <= 0) refuse(q.cluster, { backend: id, url: e.url, reason: 'backend-full' });
           else {

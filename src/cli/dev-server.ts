@@ -253,7 +253,7 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
       await miniflare.setOptions(miniflareOptions(host, options.port));
       url = await miniflare.ready;
     }
-    // The coordinator flushes at most once a second (FLUSH_INTERVAL_MS, src/admin/coordinator.ts): let that second
+    // The coordinator flushes at most once a second (FLUSH_INTERVAL_MS, src/admin/durable-object.ts): let that second
     // pass, so an operator's first publish right after start reaches KV at once rather than a second later.
     if (coordinated) await new Promise((r) => setTimeout(r, Math.max(0, seededAt + 1000 - Date.now())));
   } catch (e) {

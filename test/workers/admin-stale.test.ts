@@ -1,7 +1,7 @@
 /** Staleness and revocation through the coordinator's alarm: a silent cluster keeps its endpoints (marked stale); one whose key is gone loses them. */
 import { env } from 'cloudflare:test';
 import { afterAll, expect, it } from 'vitest';
-import { Coordinator } from '../../src/admin/coordinator.js';
+import { Coordinator } from '../../src/admin/durable-object.js';
 import type { AdminEnv } from '../../src/admin/env.js';
 import { KV_POINTER_KEY, Snapshot, SnapshotPointer } from '../../src/schema.js';
 import { memoryState } from '../unit/admin/support/memory-do.js';

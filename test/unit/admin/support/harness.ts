@@ -2,7 +2,7 @@
 import { createExecutionContext, env } from 'cloudflare:test';
 import { Hono } from 'hono';
 import { ADMIN_BASE_PATH, adminApp } from '../../../../src/admin/app.js';
-import { Coordinator } from '../../../../src/admin/coordinator.js';
+import { Coordinator } from '../../../../src/admin/durable-object.js';
 import type { AdminEnv } from '../../../../src/admin/env.js';
 import { signRequest } from '../../../../src/admin/signing.js';
 import { KV_POINTER_KEY, Snapshot, SnapshotPointer } from '../../../../src/schema.js';
