@@ -126,7 +126,7 @@ export function createJwksRegistry(opts: JwksRegistryOptions): JwksRegistry {
   async function join(p: Promise<void>): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs + 1_000)))]);
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 
   return {
