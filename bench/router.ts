@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { CompileRoutes, MatchRequest } from '../src/routing.js';
 import { compileIndexed } from '../src/routing/indexed/index.js';
 import { compileRouteRegex } from '../src/routing/regex.js';
-import { HTTPRoute } from '../src/schema.js';
+import { HTTPRoute } from '../src/schema/httproute.js';
 import { seededRandom } from '../test/support/seeded.js';
 
 export interface RouterBenchOptions {

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileS
 import { dirname, join, relative, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { unstable_readConfig } from 'wrangler';
-import { KV_POINTER_KEY, snapshotKey, type Snapshot } from '../../src/schema.js';
+import { KV_POINTER_KEY, snapshotKey, type Snapshot } from '../../src/schema/snapshot.js';
 import { freePort, run, startToFile, waitForPort, type Started } from './procs.js';
 import { workDir } from './servers.js';
 

@@ -1,5 +1,5 @@
 /** The end-to-end routing table: ~1k HTTPRoutes of mixed shapes, one target route split 90/10 over two Backends. */
-import { Snapshot, type SnapshotInput } from '../../src/schema.js';
+import { Snapshot, type SnapshotInput } from '../../src/schema/snapshot.js';
 
 export const TARGET_ROUTE = 'bench-target';
 export const TARGET_NAMESPACE = 'bench';

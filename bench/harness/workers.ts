@@ -5,7 +5,7 @@ import * as esbuild from 'esbuild';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { unstable_readConfig } from 'wrangler';
 import { resolveOverrideOutbound } from '../../src/dev/outbound.js';
-import { KV_POINTER_KEY, snapshotKey, type Snapshot } from '../../src/schema.js';
+import { KV_POINTER_KEY, snapshotKey, type Snapshot } from '../../src/schema/snapshot.js';
 import { freePort, onCleanup } from './procs.js';
 
 export interface WorkerSpec {

@@ -1,6 +1,8 @@
 /** Request and response bodies of the admin API, built from the shared zod contract (src/schema). */
 import { z } from 'zod';
-import { ClusterName, Endpoint, Namespace, ObjectName, Resource } from '../schema.js';
+import { ClusterName, Endpoint } from '../schema/backend.js';
+import { Namespace, ObjectName } from '../schema/common.js';
+import { Resource } from '../schema/snapshot.js';
 
 export const Problem = z
   .object({

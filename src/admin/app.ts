@@ -2,7 +2,7 @@
 import { OpenAPIHono, createRoute, type Hook } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
-import { Snapshot } from '../schema.js';
+import { Snapshot } from '../schema/snapshot.js';
 import { locateIssues } from '../schema/validate.js';
 import {
   ClusterInfo,

@@ -1,6 +1,6 @@
 /** CoordinatorDO: the single writer. Holds published resources and every cluster's endpoints, writes KV snapshots. */
 import { DurableObject } from 'cloudflare:workers';
-import { KV_POINTER_KEY, snapshotKey, type Resource, type SnapshotPointer } from '../schema.js';
+import { KV_POINTER_KEY, snapshotKey, type Resource, type SnapshotPointer } from '../schema/snapshot.js';
 import type { PushBody, WeightsBody } from './api.js';
 import { CoordinatorState, DEFAULT_STALE_AFTER_MS, type ClusterRecord, type HistoryEntry, type Meta } from './state.js';
 import type { AdminEnv } from './env.js';

@@ -1,14 +1,7 @@
 /** The coordinator's state machine: pure, synchronous, clock passed in; the Durable Object only persists and flushes it. */
-import {
-  DEFAULT_MAX_ENDPOINTS_PER_CLUSTER,
-  Endpoint,
-  MAX_BACKEND_ENDPOINTS,
-  Snapshot,
-  toSnapshot,
-  type Backend,
-  type HTTPRoute,
-  type Resource,
-} from '../schema.js';
+import { DEFAULT_MAX_ENDPOINTS_PER_CLUSTER, Endpoint, MAX_BACKEND_ENDPOINTS, type Backend } from '../schema/backend.js';
+import type { HTTPRoute } from '../schema/httproute.js';
+import { Snapshot, toSnapshot, type Resource } from '../schema/snapshot.js';
 import { objectKey, reportedEndpointKey, resourceKey } from '../schema/keys.js';
 import { dottedPath, validateResources as validateResourceList, type LocatedIssue } from '../schema/validate.js';
 import type { ClusterInfo, PushBody, Refusal, ReportedEndpoint, WeightsBody } from './api.js';

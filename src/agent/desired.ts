@@ -2,7 +2,8 @@
 import type { V1EndpointSlice, V1Ingress, V1Service } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ReportedEndpoint } from '../admin/api.js';
-import { Endpoint, Hostname, Namespace, ObjectName } from '../schema.js';
+import { Endpoint } from '../schema/backend.js';
+import { Hostname, Namespace, ObjectName } from '../schema/common.js';
 import { refKey, reportedEndpointKey } from '../schema/keys.js';
 
 export const ANNOTATION = {
@@ -285,8 +286,7 @@ function sourcesOf(view: ClusterView, opts: DesiredOptions): Source[] {
       // Hostnames of routes from other namespaces are theirs, not the Gateway owner's: never a host-header.
       if (rns === ns) for (const host of route.spec?.hostnames ?? []) served.push({ host, wildcard: 'suffix' });
       for (const rule of route.spec?.rules ?? [])
-        for (const ref of rule.backendRefs ?? [])
-          if ((ref.kind ?? 'Service') === 'Service' && !ref.group) services.add(refKey(ref, rns));
+        for (const ref of rule.backendRefs ?? []) if ((ref.kind ?? 'Service') === 'Service' && !ref.group) services.add(refKey(ref, rns));
     }
     out.push({
       kind: 'Gateway',

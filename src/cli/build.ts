@@ -1,7 +1,7 @@
 /** `edgeway build`: compiles route files into kv-seed/snapshot.json, the `wrangler kv bulk put` file. */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KV_POINTER_KEY, Snapshot, SnapshotPointer, snapshotKey, toSnapshot, type Resource } from '../schema.js';
+import { KV_POINTER_KEY, Snapshot, SnapshotPointer, snapshotKey, toSnapshot, type Resource } from '../schema/snapshot.js';
 import { compilePaths, type CompileResult } from './compile.js';
 
 export const SEED_FILE = 'snapshot.json';

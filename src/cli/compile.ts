@@ -2,7 +2,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
-import { BackendObjectRef, checkReferences, RateLimitPolicy, RESOURCE_KINDS, type Resource as ResourceT } from '../schema.js';
+import { BackendObjectRef } from '../schema/httproute.js';
+import { RateLimitPolicy } from '../schema/ratelimitpolicy.js';
+import { checkReferences } from '../schema/references.js';
+import { RESOURCE_KINDS, type Resource as ResourceT } from '../schema/snapshot.js';
 import { formatPath, validateResource, validateResources, type LocatedIssue, type PathSeg } from '../schema/validate.js';
 import { zoneIssues } from './zones.js';
 

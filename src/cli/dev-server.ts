@@ -5,7 +5,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
-import { KV_POINTER_KEY, snapshotKey, toSnapshot, type Resource } from '../schema.js';
+import { KV_POINTER_KEY, snapshotKey, toSnapshot, type Resource } from '../schema/snapshot.js';
 import { resolveOverrideOutbound } from '../dev/outbound.js';
 import { COORDINATOR_NAME } from '../admin/env.js';
 import { compilePaths, formatDiagnostic, validateObjects, type CompileResult } from './compile.js';

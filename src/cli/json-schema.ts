@@ -1,7 +1,7 @@
 /** `edgeway schema`: the JSON Schema editors use for route files, generated from the zod contract. */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { Resource } from '../schema.js';
+import { Resource } from '../schema/snapshot.js';
 import { formatJson, writeAtomic } from './build.js';
 
 export const SCHEMA_FILE = 'schema/edgeway.schema.json';

@@ -1,6 +1,7 @@
 /** `validate`'s zone check: routes that keep the client's Host need endpoint hostnames inside the Worker's zones. */
 import { existsSync, readFileSync } from 'node:fs';
-import { isEdgewayBackendRef, type Resource } from '../schema.js';
+import { isEdgewayBackendRef } from '../schema/references.js';
+import type { Resource } from '../schema/snapshot.js';
 import type { ReferenceIssue } from '../schema/references.js';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|::1|localhost)$/;

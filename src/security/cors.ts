@@ -1,5 +1,6 @@
 /** CORS at the edge (Fetch standard, Envoy Gateway `cors`): preflights answered here, actual responses decorated. */
-import { parseDuration, type Cors } from '../schema.js';
+import { parseDuration } from '../schema/duration.js';
+import type { Cors } from '../schema/securitypolicy.js';
 
 export interface CorsDecoration {
   /** Access-Control-* headers for the response; empty when the origin is not allowed. */

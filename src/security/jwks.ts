@@ -3,7 +3,7 @@
  * most once per interval (Envoy jwt_authn remote_jwks, jose's cooldown). Clock and fetch are parameters.
  */
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
-import { PublicJwk } from '../schema.js';
+import { PublicJwk } from '../schema/securitypolicy.js';
 
 export interface KeySet {
   getKey: JWTVerifyGetKey;

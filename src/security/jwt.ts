@@ -1,6 +1,7 @@
 /** JWT authentication (Envoy jwt_authn, Envoy Gateway `jwt`) with jose on WebCrypto: asymmetric algorithms only. */
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { JWT_ALGORITHMS, parseDuration, type JwtProvider } from '../schema.js';
+import { parseDuration } from '../schema/duration.js';
+import { JWT_ALGORITHMS, type JwtProvider } from '../schema/securitypolicy.js';
 import { readClaim, scopesOf } from './authorization.js';
 import { extractCredential, MAX_CREDENTIAL_LENGTH, type CredentialSources } from './extract.js';
 import { toKeySet, type JwksRegistry, type LookupContext } from './jwks.js';

@@ -1,5 +1,5 @@
 /** Per-isolate routing-table cache: stale-while-revalidate over KV, never replacing a good table with a bad one. */
-import { KV_POINTER_KEY, SnapshotPointer } from '../schema.js';
+import { KV_POINTER_KEY, SnapshotPointer } from '../schema/snapshot.js';
 import { dottedPath, locateIssues, validateSnapshot } from '../schema/validate.js';
 import type { CompiledTable } from '../table.js';
 import { compileTable } from './compile.js';

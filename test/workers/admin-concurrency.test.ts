@@ -1,6 +1,6 @@
 /** Three agents pushing 100 updates each at once: the one writer loses none, and KV writes stay debounced. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Snapshot } from '../../src/schema.js';
+import { Snapshot } from '../../src/schema/snapshot.js';
 import { adminHarness, report, resources } from '../unit/admin/support/harness.js';
 
 let h: Awaited<ReturnType<typeof adminHarness>>;

@@ -2,7 +2,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { refreshTableNow } from '../../src/app/index.js';
-import { KV_POINTER_KEY, snapshotKey } from '../../src/schema.js';
+import { KV_POINTER_KEY, snapshotKey } from '../../src/schema/snapshot.js';
 import { backend, endpoint, get, publish, route } from './helpers.js';
 
 const HEALTH = 'http://health.example.com/_edgeway/health';

@@ -3,7 +3,7 @@ import { env } from 'cloudflare:test';
 import { afterAll, expect, it } from 'vitest';
 import { Coordinator } from '../../src/admin/durable-object.js';
 import type { AdminEnv } from '../../src/admin/env.js';
-import { KV_POINTER_KEY, Snapshot, SnapshotPointer } from '../../src/schema.js';
+import { KV_POINTER_KEY, Snapshot, SnapshotPointer } from '../../src/schema/snapshot.js';
 import { memoryState } from '../unit/admin/support/memory-do.js';
 import { AGENT_KEYS, report, resources } from '../unit/admin/support/harness.js';
 

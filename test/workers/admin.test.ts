@@ -1,7 +1,7 @@
 /** Admin API: publish with ETag/If-Match, the blue/green weights switch, rollback, invalid bodies, KV snapshot writes. */
 import { SELF } from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Snapshot } from '../../src/schema.js';
+import { Snapshot } from '../../src/schema/snapshot.js';
 import { adminHarness, report, resources } from '../unit/admin/support/harness.js';
 
 let h: Awaited<ReturnType<typeof adminHarness>>;

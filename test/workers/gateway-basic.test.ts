@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { serveRequest } from '../../src/app/gateway.js';
 import { IsolateHealth } from '../../src/health/registry.js';
-import { Snapshot } from '../../src/schema.js';
+import { Snapshot } from '../../src/schema/snapshot.js';
 import { compileTable } from '../../src/table/compile.js';
 import { backend, endpoint, get, publish, route } from './helpers.js';
 

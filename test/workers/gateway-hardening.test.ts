@@ -5,7 +5,7 @@ import { serveRequest, type GatewayDeps } from '../../src/app/gateway.js';
 import { IsolateHealth } from '../../src/health/registry.js';
 import { devFetch } from '../../src/proxy/dev-fetch.js';
 import type { PathPolicy } from '../../src/routing/normalize.js';
-import { Resource, toSnapshot } from '../../src/schema.js';
+import { Resource, toSnapshot } from '../../src/schema/snapshot.js';
 import { compileTable } from '../../src/table/compile.js';
 import { backend, endpoint, get, publish, route } from './helpers.js';
 

@@ -2,7 +2,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { inject } from 'vitest';
 import { refreshTableNow } from '../../src/app/index.js';
-import { KV_POINTER_KEY, Resource, snapshotKey, toSnapshot, type Resource as ResourceT } from '../../src/schema.js';
+import { KV_POINTER_KEY, Resource, snapshotKey, toSnapshot, type Resource as ResourceT } from '../../src/schema/snapshot.js';
 
 /** Validates resources with the real schema, writes snapshot then pointer, and makes this isolate load it. */
 export async function publish(resources: unknown[]): Promise<number> {

@@ -1,7 +1,7 @@
 /** jose inside workerd: local JWKS verification, the JWKS registry over a fetch, and the composed stage (no gateway wiring). */
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { JwtProvider, SecurityPolicy } from '../../src/schema.js';
+import { JwtProvider, SecurityPolicy } from '../../src/schema/securitypolicy.js';
 import { createJwksRegistry } from '../../src/security/jwks.js';
 import { applyToUpstream, compileSecurityPolicy } from '../../src/security/policy.js';
 import { compileJwt } from '../../src/security/jwt.js';

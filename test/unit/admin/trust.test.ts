@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PushBody, ReportedEndpoint } from '../../../src/admin/api.js';
 import { CoordinatorState } from '../../../src/admin/state.js';
-import { Snapshot } from '../../../src/schema.js';
+import { Snapshot } from '../../../src/schema/snapshot.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
 const STALE = 90_000;

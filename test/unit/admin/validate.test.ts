@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { validateResources as adminValidate } from '../../../src/admin/state.js';
 import { compileSources, formatDiagnostic } from '../../../src/cli/compile.js';
-import { toSnapshot } from '../../../src/schema.js';
+import { toSnapshot } from '../../../src/schema/snapshot.js';
 import { formatPath, validateResources, validateSnapshot } from '../../../src/schema/validate.js';
 
 const route = (rule: Record<string, unknown>, spec: Record<string, unknown> = {}, metadata: Record<string, unknown> = {}) => ({

@@ -13,7 +13,7 @@ import {
   type GatewayObject,
   type HTTPRouteObject,
 } from '../../../src/agent/desired.js';
-import { Endpoint } from '../../../src/schema.js';
+import { Endpoint } from '../../../src/schema/backend.js';
 import { FakeKube } from './support/fake-kube.js';
 import { startStubEdge, waitFor, type StubEdge } from './support/stub-edge.js';
 

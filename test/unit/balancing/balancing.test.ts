@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chooseEndpoint } from '../../../src/balancing/endpoint.js';
 import { chooseSticky, chooseWeighted, hashToUnit } from '../../../src/balancing/weighted.js';
-import { Endpoint } from '../../../src/schema.js';
+import { Endpoint } from '../../../src/schema/backend.js';
 import { seededRandom } from '../../support/seeded.js';
 
 const ep = (cluster: string, extra: Record<string, unknown> = {}) =>

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { build, parseSeed, planSeed } from '../../../src/cli/build.js';
 import { compilePaths } from '../../../src/cli/compile.js';
-import { KV_POINTER_KEY, Snapshot, SnapshotPointer } from '../../../src/schema.js';
+import { KV_POINTER_KEY, Snapshot, SnapshotPointer } from '../../../src/schema/snapshot.js';
 
 const FIX = 'test/fixtures/cli';
 let tmp: string;

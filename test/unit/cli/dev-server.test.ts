@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startDevGateway, type DevGateway, type ReloadEvent } from '../../../src/cli/dev-server.js';
 import { formatDiagnostic } from '../../../src/cli/compile.js';
 import { localBindings } from '../../../src/cli/dev.js';
-import { KV_POINTER_KEY } from '../../../src/schema.js';
+import { KV_POINTER_KEY } from '../../../src/schema/snapshot.js';
 import { startEchoUpstream, type Upstream } from '../../support/upstreams.js';
 
 const route = (hostname: string) => ({

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compileSources, formatDiagnostic } from '../../../src/cli/compile.js';
 import { main } from '../../../src/cli/main.js';
 import { inZone, readZones, zoneIssues } from '../../../src/cli/zones.js';
-import { Resource } from '../../../src/schema.js';
+import { Resource } from '../../../src/schema/snapshot.js';
 
 const backend = (name: string, endpoints: Record<string, unknown>[], spec: Record<string, unknown> = {}) =>
   Resource.parse({ apiVersion: 'edgeway.dev/v1alpha1', kind: 'Backend', metadata: { name }, spec: { endpoints, ...spec } });

@@ -1,7 +1,7 @@
 /** The shared matcher suite (modelled on Hono's common.case.test.ts): every CompileRoutes implementation runs it. */
 import { describe, expect, it } from 'vitest';
 import type { CompileRoutes, MatchRequest } from '../../../src/routing.js';
-import { HTTPRoute } from '../../../src/schema.js';
+import { HTTPRoute } from '../../../src/schema/httproute.js';
 import { loadFixtures, toMatchRequest } from './fixtures.js';
 
 const route = (spec: Record<string, unknown>, metadata: Record<string, unknown> = { name: 'r' }) =>

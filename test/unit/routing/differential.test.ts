@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { MatchRequest } from '../../../src/routing.js';
 import { compileIndexed, createIndexedCompiler } from '../../../src/routing/indexed/index.js';
 import { compileLinear } from '../../../src/routing/linear/index.js';
-import { HTTPRoute } from '../../../src/schema.js';
+import { HTTPRoute } from '../../../src/schema/httproute.js';
 import { seededRandom } from '../../support/seeded.js';
 
 const HOSTS = ['example.com', 'a.example.com', 'b.example.com', 'x.a.example.com', 'shop.test', 'api.shop.test'];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { HTTPRoute } from '../../../src/schema.js';
+import { HTTPRoute } from '../../../src/schema/httproute.js';
 import type { MatchRequest } from '../../../src/routing.js';
 import { requestHostFromHeader } from '../../../src/routing/hostname.js';
 import { normalizePath } from '../../../src/routing/normalize.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { MatchRequest, RouteMatch } from '../../../src/routing.js';
 import { createIndexedCompiler } from '../../../src/routing/indexed/index.js';
 import { compileLinear } from '../../../src/routing/linear/index.js';
-import { HTTPRoute } from '../../../src/schema.js';
+import { HTTPRoute } from '../../../src/schema/httproute.js';
 
 const HOSTS = ['a.example.com', 'b.example.com', 'solo.example.com'];
 

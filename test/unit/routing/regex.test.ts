@@ -4,7 +4,7 @@ import { compileSources, formatDiagnostic } from '../../../src/cli/compile.js';
 import { compileIndexed } from '../../../src/routing/indexed/index.js';
 import { compileLinear } from '../../../src/routing/linear/index.js';
 import { compileRouteRegex, routeRegexError } from '../../../src/routing/regex.js';
-import { HTTPRoute } from '../../../src/schema.js';
+import { HTTPRoute } from '../../../src/schema/httproute.js';
 
 const route = (spec: Record<string, unknown>, name = 'r') =>
   HTTPRoute.parse({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name }, spec });

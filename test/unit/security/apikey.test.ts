@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hashKeyCommand, keyFromInput } from '../../../src/cli/hash-key.js';
-import { ApiKeyAuthentication } from '../../../src/schema.js';
+import { ApiKeyAuthentication } from '../../../src/schema/securitypolicy.js';
 import { compileApiKeyAuth, findConsumer, hashApiKey, timingSafeEqual, type KeyEntry } from '../../../src/security/apikey.js';
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s, 'utf8').digest('hex')}`;

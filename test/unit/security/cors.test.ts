@@ -1,6 +1,6 @@
 /** CORS: preflights answered at the edge, origin matching (exact, "*", one-label wildcards), credentials, Vary. */
 import { describe, expect, it } from 'vitest';
-import { Cors } from '../../../src/schema.js';
+import { Cors } from '../../../src/schema/securitypolicy.js';
 import { applyCorsDecoration, compileCors, compileOrigins } from '../../../src/security/cors.js';
 
 const preflightHeaders = (origin: string, method = 'PUT', headers?: string) =>

@@ -1,6 +1,6 @@
 /** Client addresses (v4, v6, mapped v4, garbage), CIDR lists, and authorization rules with the IP pre-check. */
 import { describe, expect, it } from 'vitest';
-import { Authorization } from '../../../src/schema.js';
+import { Authorization } from '../../../src/schema/securitypolicy.js';
 import { compileAuthorization, readClaim, scopesOf } from '../../../src/security/authorization.js';
 import { compileCidrs, parseClientAddress } from '../../../src/security/ip.js';
 

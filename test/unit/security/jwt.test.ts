@@ -1,7 +1,7 @@
 /** JWT verification against forged, tampered and mistimed tokens, and the JWKS registry under rotation and floods. */
 import { base64url, SignJWT, UnsecuredJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { JwtProvider } from '../../../src/schema.js';
+import { JwtProvider } from '../../../src/schema/securitypolicy.js';
 import { createJwksRegistry } from '../../../src/security/jwks.js';
 import { compileJwt, type JwtResult } from '../../../src/security/jwt.js';
 import { AUDIENCE, fakeJwksServer, headersWith, ISSUER, jwks, makeKey, NOW, NOW_S, sign, type TestKey } from './support.js';

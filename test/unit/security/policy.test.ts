@@ -1,7 +1,7 @@
 /** The composed stage: order (preflight → IP → authn → authz), refusals, and what reaches the upstream. */
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SecurityPolicy } from '../../../src/schema.js';
+import { SecurityPolicy } from '../../../src/schema/securitypolicy.js';
 import {
   applyToUpstream,
   compileSecurityPolicies,

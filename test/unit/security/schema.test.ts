@@ -1,7 +1,9 @@
 /** SecurityPolicy through the one validation pipeline: strict fields, located refusals, reference checks. */
 import { describe, expect, it } from 'vitest';
 import { compileSources, formatDiagnostic } from '../../../src/cli/compile.js';
-import { checkReferences, SecurityPolicy, type Resource } from '../../../src/schema.js';
+import { checkReferences } from '../../../src/schema/references.js';
+import { SecurityPolicy } from '../../../src/schema/securitypolicy.js';
+import type { Resource } from '../../../src/schema/snapshot.js';
 import { formatPath, validateResource } from '../../../src/schema/validate.js';
 
 const HASH = `sha256:${'ab'.repeat(32)}`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KV_POINTER_KEY, snapshotKey } from '../../../src/schema.js';
+import { KV_POINTER_KEY, snapshotKey } from '../../../src/schema/snapshot.js';
 import { TableCache, type TableSource } from '../../../src/table/cache.js';
 
 const route = (name: string) => ({

@@ -5,7 +5,7 @@ import { ADMIN_BASE_PATH, adminApp } from '../../../../src/admin/app.js';
 import { Coordinator } from '../../../../src/admin/durable-object.js';
 import type { AdminEnv } from '../../../../src/admin/env.js';
 import { signRequest } from '../../../../src/admin/signing.js';
-import { KV_POINTER_KEY, Snapshot, SnapshotPointer } from '../../../../src/schema.js';
+import { KV_POINTER_KEY, Snapshot, SnapshotPointer } from '../../../../src/schema/snapshot.js';
 import { memoryState, singletonNamespace } from './memory-do.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
