@@ -10,7 +10,8 @@ import { DEGRADED, degradedResponse, type DegradedCode } from '../proxy/errors.j
 import { redirectLocation, rewritePath } from '../proxy/filters.js';
 import { forward, type Outcome, type Target } from '../proxy/forward.js';
 import { applyHeaderModifier, nextTraceparent, randomHex, stripHopByHop, upstreamHeaders } from '../proxy/headers.js';
-import { enforce, type RateLimiterNamespaceLike } from '../ratelimit.js';
+import type { RateLimiterNamespaceLike } from '../ratelimit.js';
+import { enforce } from '../ratelimit/gate.js';
 import type { RouteMatch } from '../routing.js';
 import { requestHostFromHeader } from '../routing/hostname.js';
 import { normalizePath, type PathPolicy } from '../routing/normalize.js';

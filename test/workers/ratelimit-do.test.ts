@@ -8,10 +8,12 @@ import {
   waitOnExecutionContext,
 } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { compilePolicies, enforce, type LimiterConfig, type RateLimiterNamespaceLike } from '../../src/ratelimit.js';
+import type { LimiterConfig, RateLimiterNamespaceLike } from '../../src/ratelimit.js';
+import { compilePolicies } from '../../src/ratelimit/compile.js';
+import { enforce } from '../../src/ratelimit/gate.js';
 import type { RateLimiterDO } from '../../src/ratelimit/durable-object.js';
 import { LeaseTable } from '../../src/ratelimit/lease.js';
-import { RateLimitPolicy } from '../../src/schema.js';
+import { RateLimitPolicy } from '../../src/schema/ratelimitpolicy.js';
 
 const ns = () => (env as unknown as { RATE_LIMITER: DurableObjectNamespace<RateLimiterDO> }).RATE_LIMITER;
 let n = 0;

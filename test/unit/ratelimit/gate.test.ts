@@ -1,10 +1,11 @@
 /** The request-path gate against an in-process limiter: 429/401/503, headers, fail-open, per-rule policies. */
 import { describe, expect, it } from 'vitest';
-import { compilePolicies, enforce } from '../../../src/ratelimit.js';
+import { compilePolicies } from '../../../src/ratelimit/compile.js';
+import { enforce } from '../../../src/ratelimit/gate.js';
 import { LeaseTable } from '../../../src/ratelimit/lease.js';
 import { LimiterCore } from '../../../src/ratelimit/limiter.js';
 import type { AcquireRequest, LeaseReturn, LimiterConfig, RateLimiterNamespaceLike } from '../../../src/ratelimit.js';
-import { RateLimitPolicy } from '../../../src/schema.js';
+import { RateLimitPolicy } from '../../../src/schema/ratelimitpolicy.js';
 
 const policy = (name: string, spec: Record<string, unknown>) =>
   RateLimitPolicy.parse({ apiVersion: 'edgeway.dev/v1alpha1', kind: 'RateLimitPolicy', metadata: { name, namespace: 'shop' }, spec });
