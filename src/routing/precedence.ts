@@ -3,8 +3,8 @@
  * Why hand-written: no maintained JS/TS library implements Gateway API HTTPRoute matching and precedence
  * (JS routers such as Hono's, find-my-way or path-to-regexp order by registration or path specificity only, and
  * know nothing of hostnames, header/query conditions or the cross-route tie-breakers). The rules below are decided
- * (after the HTTPRouteRule precedence of the Gateway API spec, https://gateway-api.sigs.k8s.io/reference/spec/); both matchers (src/routing/linear, src/routing/indexed) obey them
- * and the shared suite in test/unit/routing checks them.
+ * after the HTTPRouteRule precedence of the Gateway API spec (https://gateway-api.sigs.k8s.io/reference/spec/); both
+ * matchers (src/routing/linear, src/routing/indexed) obey them and the shared suite in test/unit/routing checks them.
  *
  * Request host: lowercase, port removed by the caller; a trailing dot is stripped here too. `*.example.com`
  * matches `foo.example.com` and `a.b.example.com`, not `example.com`. A route without hostnames matches any host.
