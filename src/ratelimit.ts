@@ -23,13 +23,27 @@ export interface LeaseReturn {
   lastUsedAt?: number;
 }
 
+/**
+ * Requests an isolate let through while the limiter failed (failOpen): the object counts them late, at the time they
+ * were admitted (`agoMs` before the call was sent), whatever the limit says.
+ */
+export interface AdmittedReport {
+  n: number;
+  agoMs: number;
+}
+
 export interface AcquireRequest {
   config: LimiterConfig;
-  /** Permits the caller uses at once (1 per request). */
+  /** Permits the caller uses at once (1 per request; a batch of waiting requests asks for one each). */
   need: number;
+  /** Grant as many of `need` as fit instead of all or nothing (a batch: each permit answers one request). */
+  partial?: boolean;
+  /** Random id of the calling isolate: the object lifts the batch cap while only one isolate uses the key. */
+  caller?: string;
   /** Extra permits the isolate would like to hold as a lease (a hint; the object may grant fewer). */
   want: number;
   returns?: LeaseReturn[];
+  admitted?: AdmittedReport[];
   /** Caller's clock when it sent the call: lets the object count the permit at the caller's time of use. */
   sentAt?: number;
 }
@@ -47,13 +61,17 @@ export interface LimitView {
 }
 
 export interface AcquireResult {
-  /** 0 = denied; otherwise need + speculative permits. */
+  /**
+   * 0 = denied; otherwise need + speculative permits. With `partial`, possibly fewer than need (what fits, or, on a key
+   * several isolates share, a capped share of it); the rest of the batch asks again when retryMs is 0, and is denied
+   * when retryMs > 0 (nothing left). Speculative permits only come with all of need.
+   */
   granted: number;
   /** Present when speculative permits were granted: give back the unused ones with this id. */
   leaseId?: string;
   /** Speculative permits must be used within ttlMs of sending the request. */
   ttlMs: number;
-  /** When denied: milliseconds until `need` would fit (no later than every denying limit's retry). */
+  /** When denied: milliseconds until `need` (1 with partial) would fit (no later than every denying limit's retry). */
   retryMs: number;
   limits: LimitView[];
 }
@@ -61,7 +79,8 @@ export interface AcquireResult {
 /** The typed RPC surface of RateLimiterDO. */
 export interface RateLimiterRpc {
   acquire(req: AcquireRequest): Promise<AcquireResult>;
-  release(config: LimiterConfig, returns: LeaseReturn[]): Promise<void>;
+  /** Gives back lease permits and reports fail-open admissions (`admitted`, dated relative to `sentAt`). */
+  release(config: LimiterConfig, returns: LeaseReturn[], admitted?: AdmittedReport[]): Promise<void>;
 }
 
 /** A Durable Object namespace binding as far as the gate needs it (env.RATE_LIMITER). */
@@ -99,7 +118,10 @@ export interface EnforceArgs {
   ctx: { waitUntil(p: Promise<unknown>): void };
   now: number;
   log?: (line: object) => void;
-  /** Limiter call budget before failOpen applies (default 50 ms). */
+  /**
+   * Total time a request may wait on the limiter (queued behind the call in flight for its key, then its own batch)
+   * before failOpen applies (default DEFAULT_BUDGET_MS, 1500 ms).
+   */
   timeoutMs?: number;
   /** Per-isolate lease table (default: one shared by the isolate). */
   leases?: import('./ratelimit/lease.js').LeaseTable;

@@ -1,6 +1,6 @@
 /** RateLimiterDO: exact counters for one (policy, key), SQLite-backed, with typed RPC and alarm cleanup of idle keys. */
 import { DurableObject } from 'cloudflare:workers';
-import type { AcquireRequest, AcquireResult, LeaseReturn, LimiterConfig, RateLimiterRpc } from '../ratelimit.js';
+import type { AcquireRequest, AcquireResult, AdmittedReport, LeaseReturn, LimiterConfig, RateLimiterRpc } from '../ratelimit.js';
 import { fingerprint, LimiterCore, type CoreMeta } from './limiter.js';
 
 export class RateLimiterDO extends DurableObject<unknown> implements RateLimiterRpc {
@@ -74,11 +74,14 @@ export class RateLimiterDO extends DurableObject<unknown> implements RateLimiter
     return res;
   }
 
-  async release(config: LimiterConfig, returns: LeaseReturn[]): Promise<void> {
+  async release(config: LimiterConfig, returns: LeaseReturn[], admitted?: AdmittedReport[]): Promise<void> {
     const now = this.clock();
-    if (!this.core || this.core.fp !== fingerprint(config)) return;
-    this.core.release(returns, now);
-    this.persist(this.core);
+    // Returns only mean something to the core that leased them; fail-open admissions count on a new core too.
+    if (!admitted?.length && (!this.core || this.core.fp !== fingerprint(config))) return;
+    const core = this.coreFor(config);
+    core.release(returns, now, admitted);
+    this.persist(core);
+    await this.arm(core, now);
   }
 
   /** Counted requests per limit (tests and debugging). */

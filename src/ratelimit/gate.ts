@@ -1,22 +1,20 @@
-/** The request-path gate: keys, lease-backed limiter calls with a timeout, failOpen, 429/401/503 and the RateLimit headers. */
-import type { CompiledPolicy, EnforceArgs, EnforceResult, LeaseReturn, LimitView } from '../ratelimit.js';
+/** The request-path gate: keys, lease-backed limiter calls within a budget, failOpen, 429/401/503 and the RateLimit headers. */
+import type { AdmittedReport, CompiledPolicy, EnforceArgs, EnforceResult, LeaseReturn, LimitView } from '../ratelimit.js';
 import { policyItem, rateLimitHeaders, toSeconds, mostConstraining, type LimitStatus } from './headers.js';
 import { deriveKey } from './keys.js';
-import { LeaseTable, type TakeResult } from './lease.js';
+import { LeaseTable, LimiterUnavailable, type TakeResult } from './lease.js';
 
 export { compilePolicies } from './compile.js';
 
 /** One table per isolate: leases are what make a hot key cheap. */
 const isolateLeases = new LeaseTable();
 
-export const DEFAULT_TIMEOUT_MS = 50;
-
-class LimiterTimeout extends Error {
-  constructor(ms: number) {
-    super(`rate limiter did not answer within ${ms} ms`);
-    this.name = 'LimiterTimeout';
-  }
-}
+/**
+ * Longest a request waits on the limiter (queued behind the call in flight for its key, then its own call) before
+ * failOpen decides. Generous on purpose: a cold object in a far colo takes hundreds of milliseconds, and failing open
+ * early lets a burst at a new key through. What is let through is still counted (see LimiterUnavailable).
+ */
+export const DEFAULT_BUDGET_MS = 1500;
 
 const json = (status: number, body: object, headers: [string, string][] = []) =>
   new Response(JSON.stringify(body), { status, headers: [['content-type', 'application/json'], ...headers] });
@@ -46,18 +44,6 @@ export async function objectName(p: CompiledPolicy, routeKey: string, key: strin
 
 /** Hashing every request costs more than the rest of the fast path: keep recent names per isolate. */
 const names = new Map<string, string>();
-
-function withTimeout<T>(p: Promise<T>, ms: number, waitUntil: (p: Promise<unknown>) => void): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      // The call may still grant a lease; let it land in the table rather than be cancelled.
-      waitUntil(p.catch(() => undefined));
-      reject(new LimiterTimeout(ms));
-    }, ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 function statuses(p: CompiledPolicy, r: TakeResult): LimitStatus[] {
   const out = r.limits.map((v: LimitView, i): LimitStatus => ({
@@ -90,7 +76,7 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
   if (!policies.length) return { headers: [] };
   const log = args.log ?? ((line: object) => console.log(JSON.stringify(line)));
   const leases = args.leases ?? isolateLeases;
-  const timeoutMs = args.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const budgetMs = args.timeoutMs ?? DEFAULT_BUDGET_MS;
   const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
 
   const jobs: { p: CompiledPolicy; key: string }[] = [];
@@ -109,17 +95,17 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
       try {
         const name = await objectName(p, routeKey, key);
         const stub = () => namespace.get(namespace.idFromName(name));
-        const release = (returns: LeaseReturn[]) =>
-          waitUntil(
-            Promise.resolve()
-              .then(() => stub().release(p.config, returns))
-              .catch(() => undefined),
+        const release = (returns: LeaseReturn[], admitted?: AdmittedReport[]) => {
+          const sent = Promise.resolve().then(() =>
+            admitted ? stub().release(p.config, returns, admitted) : stub().release(p.config, returns),
           );
+          waitUntil(sent.catch(() => undefined));
+          return sent;
+        };
         // Most requests of a hot key end here: a leased permit, no I/O and no timer.
         const local = leases.tryLocal(name, p.config, now, release);
         if (local) return { p, r: local };
-        const take = leases.acquire(name, p.config, now, (req) => stub().acquire(req), release);
-        return { p, r: await withTimeout(take, timeoutMs, waitUntil) };
+        return { p, r: await leases.acquire(name, p.config, now, (req) => stub().acquire(req), release, budgetMs) };
       } catch (err) {
         return { p, err };
       }
@@ -131,6 +117,8 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
   let unavailable: CompiledPolicy | undefined;
   for (const o of outcomes) {
     if ('err' in o) {
+      // A call still out keeps running after this request is answered: its answer counts permits and fills the lease.
+      if (o.err instanceof LimiterUnavailable && o.err.pending) waitUntil(o.err.pending);
       const action = o.p.failOpen ? 'allow' : 'deny';
       log({
         level: 'warn',
@@ -152,6 +140,8 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
   if (unavailable) {
     return { denied: json(503, { error: 'rate_limiter_unavailable', route: routeKey, policy: unavailable.id }), headers: [] };
   }
+  // Served although a limiter failed (failOpen): the request still takes its share of the quota, counted late.
+  if (!anyDenied) for (const o of outcomes) if ('err' in o && o.err instanceof LimiterUnavailable) o.err.admit();
   const headers = rateLimitHeaders(policyItems, limits);
   if (anyDenied) {
     const top = mostConstraining(limits)!;

@@ -1,5 +1,5 @@
 /** Per-isolate lease table: serves requests from small permit batches leased from RateLimiterDO, so a hot key does not make every request wait on one object. */
-import type { AcquireRequest, AcquireResult, LeaseReturn, LimitView, LimiterConfig } from '../ratelimit.js';
+import type { AcquireRequest, AcquireResult, AdmittedReport, LeaseReturn, LimitView, LimiterConfig } from '../ratelimit.js';
 import { MAX_SPEC } from './limiter.js';
 
 interface Lease {
@@ -8,6 +8,25 @@ interface Lease {
   lastUsedAt: number;
   /** Local clock; the lease is counted by the object until send time + ttl, so it must not be used later. */
   expiresAt: number;
+}
+
+/** A request waiting on the limiter for its key. */
+interface Waiter {
+  /** Its answer, set by whoever decides it; the request itself picks it up when it wakes (see acquire). */
+  outcome?: TakeResult | LimiterUnavailable;
+  /** The call that carries this request's permit, while it is in flight. */
+  inCall?: Call;
+  /** Let through by the gate after a timeout, while its call was in flight: the call's answer must count it. */
+  admitted: boolean;
+  admittedAt: number;
+}
+
+interface Call {
+  batch: Waiter[];
+  /** Resolves when the answer is distributed, or when the call is given up (past the budget): waiters move on. */
+  released: Promise<void>;
+  /** Resolves (never rejects) once the call has settled and its answer is distributed. */
+  settled: Promise<void>;
 }
 
 interface Entry {
@@ -19,12 +38,41 @@ interface Entry {
   want: number;
   lastAcquire: number;
   ttl: number;
-  /** The call in flight for this key: concurrent requests wait for it instead of each calling the object. */
-  inflight?: Promise<void>;
-  waiting: number;
-  /** Most requests that waited on one call: the next call asks for at least that many. */
+  /** The call in flight for this key: at most one per key and isolate, requests arriving meanwhile queue for the next. */
+  inflight?: Call;
+  /** Requests waiting for the next call: it asks for one permit each (a batch), so each is answered by the object. */
+  queue: Waiter[];
+  /** Most requests that queued behind one call: the next call leases at least that many for the ones after it. */
   demand: number;
   returns: LeaseReturn[];
+  /** Requests admitted while failing open, not yet reported to the object: local time and count. */
+  owed: { at: number; n: number }[];
+  /** Longest window of the key's policy: an admission older than that no longer counts anywhere. */
+  maxWindow: number;
+}
+
+/**
+ * The limiter did not answer for this request (it failed, or the budget ran out). When the gate lets the request
+ * through anyway (failOpen), it calls admit() so the request is counted: with a leased permit if one is at hand,
+ * by the answer of its call when that comes, or reported to the object with the next call.
+ */
+export class LimiterUnavailable extends Error {
+  private done = false;
+  constructor(
+    message: string,
+    private readonly onAdmit: () => void,
+    /** The call this request was part of, still in flight: keep the request's context alive until it settles. */
+    readonly pending?: Promise<void>,
+  ) {
+    super(message);
+    this.name = 'LimiterUnavailable';
+  }
+
+  admit(): void {
+    if (this.done) return;
+    this.done = true;
+    this.onAdmit();
+  }
 }
 
 export interface TakeResult {
@@ -38,12 +86,23 @@ export interface TakeResult {
 }
 
 export type Acquire = (req: AcquireRequest) => Promise<AcquireResult>;
-export type Release = (returns: LeaseReturn[]) => void;
+/** Gives lease permits back and reports fail-open admissions; a rejected promise keeps the admissions for later. */
+export type Release = (returns: LeaseReturn[], admitted?: AdmittedReport[]) => void | Promise<unknown>;
 
 const noop = () => {};
 
+function maxWindowOf(config: LimiterConfig): number {
+  let m = 0;
+  for (const l of config.limits) m = Math.max(m, l.windowMs);
+  return m;
+}
+
+/** How long the owed list may get: older entries merge into later ones (counted later, never earlier). */
+const MAX_OWED = 64;
+
 export class LeaseTable {
   private readonly entries = new Map<string, Entry>();
+  private callerId: string | undefined;
 
   /**
    * `clock` is read only after waiting on the object: a permit is used then, later than the request's `now`, and
@@ -52,7 +111,13 @@ export class LeaseTable {
   constructor(
     private readonly maxEntries = 10_000,
     private readonly clock: () => number = () => Date.now(),
+    private readonly fixedId?: string,
   ) {}
+
+  /** Random id sent with every call; drawn on first use (Workers allow no randomness at global scope). */
+  get id(): string {
+    return (this.callerId ??= this.fixedId ?? crypto.randomUUID());
+  }
 
   get size(): number {
     return this.entries.size;
@@ -64,18 +129,37 @@ export class LeaseTable {
     return e ? e.leases.reduce((s, l) => s + (l.expiresAt > now ? l.permits : 0), 0) : 0;
   }
 
-  private entry(name: string): Entry {
+  /** Requests admitted while failing open that the object has not been told about yet (tests read it). */
+  owed(name: string): number {
+    return this.entries.get(name)?.owed.reduce((s, o) => s + o.n, 0) ?? 0;
+  }
+
+  private entry(name: string, config?: LimiterConfig): Entry {
     let e = this.entries.get(name);
     if (e) {
       // Re-insert: Map order doubles as LRU order for eviction.
       this.entries.delete(name);
     } else {
-      e = { leases: [], views: [], viewAt: 0, deniedUntil: 0, want: 0, lastAcquire: -Infinity, ttl: 0, waiting: 0, demand: 0, returns: [] };
+      e = {
+        leases: [],
+        views: [],
+        viewAt: 0,
+        deniedUntil: 0,
+        want: 0,
+        lastAcquire: -Infinity,
+        ttl: 0,
+        queue: [],
+        demand: 0,
+        returns: [],
+        owed: [],
+        maxWindow: 0,
+      };
       while (this.entries.size >= this.maxEntries) {
         const oldest = this.entries.keys().next().value as string;
         this.entries.delete(oldest);
       }
     }
+    if (config && !e.maxWindow) e.maxWindow = maxWindowOf(config);
     this.entries.set(name, e);
     return e;
   }
@@ -115,61 +199,177 @@ export class LeaseTable {
     };
   }
 
-  /** Returns go back at once when no acquire will carry them: the object frees the lease cap and re-dates used permits. */
-  private flush(e: Entry, release: Release): void {
-    if (!e.returns.length) return;
-    release(e.returns);
-    e.returns = [];
-  }
-
-  /** The request-path fast path: a local lease permit or a cached denial, with no I/O. undefined = ask the object. */
-  tryLocal(name: string, config: LimiterConfig, now: number, release: Release = noop): TakeResult | undefined {
-    const e = this.entry(name);
+  /** Takes one local permit (it is already counted by the object), or none. */
+  private takePermit(e: Entry, now: number): Lease | undefined {
     this.collect(e, now);
     const lease = e.leases.find((l) => l.permits > 0);
+    if (!lease) return undefined;
+    lease.permits--;
+    lease.lastUsedAt = now;
+    return lease;
+  }
+
+  /** Records a request admitted without the object; bounded, and what left every window is dropped. */
+  private owe(e: Entry, at: number, n = 1): void {
+    e.owed = e.owed.filter((o) => o.at + e.maxWindow > at);
+    const last = e.owed.at(-1);
+    if (last && last.at === at) last.n += n;
+    else e.owed.push({ at, n });
+    e.owed.sort((a, b) => a.at - b.at);
+    while (e.owed.length > MAX_OWED) {
+      const [a, b] = e.owed;
+      e.owed.splice(0, 2, { at: b!.at, n: a!.n + b!.n });
+    }
+  }
+
+  private takeOwed(e: Entry, now: number): { sent: Entry['owed']; reports: AdmittedReport[] } {
+    const sent = e.owed;
+    e.owed = [];
+    return { sent, reports: sent.map((o) => ({ n: o.n, agoMs: Math.max(0, now - o.at) })) };
+  }
+
+  private giveBackOwed(e: Entry, sent: Entry['owed']): void {
+    for (const o of sent) this.owe(e, o.at, o.n);
+  }
+
+  /**
+   * Returns and fail-open admissions go out at once when no call will carry them: the object frees the lease cap,
+   * re-dates used permits and counts what was let through without it.
+   */
+  private flush(e: Entry, release: Release, now: number): void {
+    if (!e.returns.length && !e.owed.length) return;
+    const returns = e.returns;
+    e.returns = [];
+    const { sent, reports } = this.takeOwed(e, now);
+    let p: void | Promise<unknown>;
+    try {
+      p = release(returns, reports.length ? reports : undefined);
+    } catch {
+      p = Promise.reject(new Error('release failed'));
+    }
+    if (sent.length && p) p.then(undefined, () => this.giveBackOwed(e, sent));
+  }
+
+  /** A request let through by the gate after its limiter call failed or timed out: count it as soon as possible. */
+  private admitNow(e: Entry, w: Waiter, release: Release): void {
+    const at = Math.max(w.admittedAt, this.clock());
+    if (this.takePermit(e, at)) return;
+    this.owe(e, at);
+    // A call in flight (or the next one) carries the report; with none, tell the object now.
+    if (!e.inflight && !e.queue.length) this.flush(e, release, at);
+  }
+
+  private local(e: Entry, config: LimiterConfig, now: number, release: Release): TakeResult | undefined {
+    const lease = this.takePermit(e, now);
     if (lease) {
-      lease.permits--;
-      lease.lastUsedAt = now;
-      this.flush(e, release);
+      this.flush(e, release, now);
       return { allowed: true, limits: this.view(e, now), retryMs: 0, refund: this.refunder(e, lease, lease.expiresAt) };
     }
     if (e.deniedUntil > now && !config.countDenied) {
-      this.flush(e, release);
+      this.flush(e, release, now);
       return { allowed: false, limits: this.view(e, now), retryMs: e.deniedUntil - now, refund: noop };
     }
     return undefined;
   }
 
-  /** Asks the object for a permit (plus a lease when the key is hot), carrying back expired leases. */
-  async acquire(name: string, config: LimiterConfig, now: number, acquire: Acquire, release: Release = noop): Promise<TakeResult> {
-    const e = this.entry(name);
-    // Coalesce: one call per key and isolate at a time; the others share what it brings back. Never give up and call
-    // alongside it: every parallel call carries a permit that the object counts while it is still on its way here, so
-    // a slow isolate with many waiters would hold a share of the limit that no client has been served yet.
-    while (e.inflight) {
-      e.waiting++;
-      e.demand = Math.max(e.demand, e.waiting);
-      try {
-        await e.inflight;
-      } finally {
-        e.waiting--;
-      }
-      now = Math.max(now, this.clock());
-      const local = this.tryLocal(name, config, now, release);
-      if (local) return local;
-    }
-    let done = noop;
-    const inflight = new Promise<void>((resolve) => (done = resolve));
-    e.inflight = inflight;
-    try {
-      return await this.call(e, config, now, acquire);
-    } finally {
-      if (e.inflight === inflight) e.inflight = undefined;
-      done();
-    }
+  /** The request-path fast path: a local lease permit or a cached denial, with no I/O. undefined = ask the object. */
+  tryLocal(name: string, config: LimiterConfig, now: number, release: Release = noop): TakeResult | undefined {
+    return this.local(this.entry(name, config), config, now, release);
   }
 
-  private async call(e: Entry, config: LimiterConfig, now: number, acquire: Acquire): Promise<TakeResult> {
+  private answer(e: Entry, w: Waiter, r: TakeResult | LimiterUnavailable): void {
+    if (w.outcome) return;
+    w.outcome = r;
+    const i = e.queue.indexOf(w);
+    if (i >= 0) e.queue.splice(i, 1);
+  }
+
+  private unavailable(e: Entry, w: Waiter, message: string, release: Release): LimiterUnavailable {
+    return new LimiterUnavailable(
+      message,
+      () => {
+        w.admittedAt = this.clock();
+        // Its call is still out: that answer counts it (or, past the budget, the call is given up and it is owed).
+        if (w.inCall) w.admitted = true;
+        else this.admitNow(e, w, release);
+      },
+      w.inCall?.settled,
+    );
+  }
+
+  /**
+   * Asks the object for a permit. Requests that find a call in flight for their key queue behind it and go together
+   * in the next call, one permit each (`partial`: the object grants what fits and the rest are denied), so a burst at
+   * a cold key costs two round trips and is counted exactly. Never a second call alongside the one in flight: every
+   * parallel call carries permits that the object counts while they are still on their way here.
+   *
+   * `budgetMs` bounds the whole wait (queue and call); past it, or when the call fails, the request gets a
+   * LimiterUnavailable and the gate's failOpen decides. A call still out after the budget is given up: the next
+   * request may start another one.
+   */
+  async acquire(
+    name: string,
+    config: LimiterConfig,
+    now: number,
+    acquire: Acquire,
+    release: Release = noop,
+    budgetMs = Infinity,
+  ): Promise<TakeResult> {
+    const e = this.entry(name, config);
+    const w: Waiter = { admitted: false, admittedAt: now };
+    e.queue.push(w);
+    // Workers tie promises and timers to the request that made them: a waiting request only ever waits on promises
+    // made by the request whose call it waits for, or by itself, and reads its answer from `w` when it wakes. Nothing
+    // is resolved on its behalf from another request.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let expired = false;
+    const deadline = Number.isFinite(budgetMs)
+      ? new Promise<void>((r) => (timer = setTimeout(() => ((expired = true), r()), budgetMs)))
+      : undefined;
+    let waited = false;
+    try {
+      while (!w.outcome) {
+        const call = w.inCall ?? e.inflight;
+        if (!call) {
+          // Still queued and nothing in flight: this request sends the batch (itself and everyone queued).
+          const sent = this.send(e, config, waited ? Math.max(now, this.clock()) : now, acquire, release, budgetMs);
+          await (deadline ? Promise.race([sent, deadline]) : sent);
+        } else {
+          await (deadline ? Promise.race([call.released, deadline]) : call.released);
+          waited = true;
+        }
+        if (w.outcome) break;
+        if (expired) {
+          this.answer(e, w, this.unavailable(e, w, `rate limiter did not answer within ${budgetMs} ms`, release));
+          break;
+        }
+        if (w.inCall) continue;
+        // The call just answered may have left a lease or a denial that covers this request.
+        const local = this.local(e, config, Math.max(now, this.clock()), release);
+        if (local) this.answer(e, w, local);
+      }
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+    const out = w.outcome as TakeResult | LimiterUnavailable;
+    if (out instanceof LimiterUnavailable) throw out;
+    return out;
+  }
+
+  private async send(e: Entry, config: LimiterConfig, now: number, acquire: Acquire, release: Release, budgetMs: number): Promise<void> {
+    const batch = e.queue.filter((w) => !w.outcome);
+    e.queue = [];
+    if (!batch.length) return;
+    let releaseWaiters = noop;
+    let settle = noop;
+    const call: Call = {
+      batch,
+      released: new Promise<void>((r) => (releaseWaiters = r)),
+      settled: new Promise<void>((r) => (settle = r)),
+    };
+    for (const w of batch) w.inCall = call;
+    e.inflight = call;
+    e.maxWindow = maxWindowOf(config);
     // Hot when the previous batch ran out within one lease lifetime: ask for more next time.
     if (now - e.lastAcquire < e.ttl) e.want = Math.min(MAX_SPEC, Math.max(1, e.want * 2));
     e.lastAcquire = now;
@@ -177,25 +377,115 @@ export class LeaseTable {
     e.demand = 0;
     const returns = e.returns;
     e.returns = [];
-    const res = await acquire({ config, need: 1, want, sentAt: now, ...(returns.length ? { returns } : {}) });
+    const { sent, reports } = this.takeOwed(e, now);
+    let giveUp: ReturnType<typeof setTimeout> | undefined;
+    if (Number.isFinite(budgetMs)) {
+      giveUp = setTimeout(() => {
+        // Every request of the batch has had its answer (its own budget ended no later); let the queue move on.
+        if (e.inflight === call) e.inflight = undefined;
+        const still: Waiter[] = [];
+        for (const w of batch) {
+          if (w.inCall !== call) continue;
+          w.inCall = undefined;
+          if (w.admitted) this.owe(e, Math.max(w.admittedAt, this.clock()));
+          else if (!w.outcome) still.push(w);
+        }
+        e.queue.unshift(...still);
+        releaseWaiters();
+      }, budgetMs);
+    }
+    const req: AcquireRequest = {
+      config,
+      need: batch.length,
+      ...(batch.length > 1 ? { partial: true } : {}),
+      caller: this.id,
+      want,
+      sentAt: now,
+      ...(returns.length ? { returns } : {}),
+      ...(reports.length ? { admitted: reports } : {}),
+    };
+    try {
+      const res = await acquire(req);
+      this.distribute(e, config, call, res, now);
+      // Nobody is queued for a next call to carry the reports: send them now.
+      if (e.inflight === call && !e.queue.length) this.flush(e, release, Math.max(now, this.clock()));
+    } catch (err) {
+      // Returns are idempotent at the object and the admissions are counted at most once more: both go again later.
+      e.returns.unshift(...returns);
+      this.giveBackOwed(e, sent);
+      const message = String(err instanceof Error ? err.message : err).slice(0, 200);
+      for (const w of batch) {
+        if (w.inCall !== call) continue;
+        w.inCall = undefined;
+        if (w.admitted) this.owe(e, Math.max(w.admittedAt, this.clock()));
+        else this.answer(e, w, this.unavailable(e, w, message, release));
+      }
+    } finally {
+      if (giveUp !== undefined) clearTimeout(giveUp);
+      if (e.inflight === call) e.inflight = undefined;
+      e.demand = Math.max(e.demand, e.queue.length);
+      releaseWaiters();
+      settle();
+    }
+  }
+
+  /**
+   * Shares one answer out: requests already let through (failOpen after their budget) are counted first, since their
+   * quota is gone whatever happens; then the waiting ones in arrival order; permits left over (their request gave up)
+   * stay as a local lease for the next requests.
+   */
+  private distribute(e: Entry, config: LimiterConfig, call: Call, res: AcquireResult, now: number): void {
+    const members = call.batch.filter((w) => w.inCall === call);
+    for (const w of members) w.inCall = undefined;
     e.views = res.limits;
     e.viewAt = now;
     e.ttl = res.ttlMs;
-    if (res.granted <= 0) {
-      if (!config.countDenied) e.deniedUntil = now + res.retryMs;
-      return { allowed: false, limits: this.view(e, now), retryMs: res.retryMs, refund: noop };
-    }
-    e.deniedUntil = 0;
+    const need = call.batch.length;
+    const served = Math.max(0, Math.min(res.granted, need));
+    let permits = served;
+    const spec = Math.max(0, res.granted - need);
     const expiresAt = now + res.ttlMs;
-    let mine: Lease | undefined;
-    if (res.granted > 1) {
-      mine = { ...(res.leaseId ? { id: res.leaseId } : {}), permits: res.granted - 1, lastUsedAt: Math.max(now, this.clock()), expiresAt };
-      e.leases.push(mine);
+    for (const w of members) {
+      if (!w.admitted) continue;
+      if (permits > 0) permits--;
+      else this.owe(e, Math.max(w.admittedAt, this.clock()));
     }
-    return { allowed: true, limits: this.view(e, now), retryMs: 0, refund: this.refunder(e, mine, expiresAt) };
+    // Fewer than asked: with retryMs the rest is denied; without, the object handed out half of what is left and the
+    // rest goes in the next call.
+    const deny = served < need && res.retryMs > 0;
+    if (deny) {
+      if (!config.countDenied) e.deniedUntil = now + res.retryMs;
+    } else if (served === need) e.deniedUntil = 0;
+    let lease: Lease | undefined;
+    if (spec > 0) {
+      lease = { ...(res.leaseId ? { id: res.leaseId } : {}), permits: spec, lastUsedAt: Math.max(now, this.clock()), expiresAt };
+      e.leases.push(lease);
+    }
+    const allowed: Waiter[] = [];
+    const rest: Waiter[] = [];
+    for (const w of members) {
+      if (w.outcome) continue;
+      if (permits > 0) {
+        permits--;
+        allowed.push(w);
+      } else rest.push(w);
+    }
+    if (permits > 0) e.leases.push({ permits, lastUsedAt: now, expiresAt });
+    const limits = this.view(e, now);
+    // Allowed answers go out first: no client sees a denial before the permits granted alongside it.
+    for (const w of allowed) this.answer(e, w, { allowed: true, limits, retryMs: 0, refund: this.refunder(e, lease, expiresAt) });
+    if (deny) for (const w of rest) this.answer(e, w, { allowed: false, limits, retryMs: res.retryMs, refund: noop });
+    else e.queue.unshift(...rest);
   }
 
-  async take(name: string, config: LimiterConfig, now: number, acquire: Acquire, release: Release = noop): Promise<TakeResult> {
-    return this.tryLocal(name, config, now, release) ?? this.acquire(name, config, now, acquire, release);
+  async take(
+    name: string,
+    config: LimiterConfig,
+    now: number,
+    acquire: Acquire,
+    release: Release = noop,
+    budgetMs = Infinity,
+  ): Promise<TakeResult> {
+    return this.tryLocal(name, config, now, release) ?? this.acquire(name, config, now, acquire, release, budgetMs);
   }
 }

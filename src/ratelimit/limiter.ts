@@ -1,5 +1,5 @@
 /** The counting core of RateLimiterDO: several limits at once, leases, returns and idleness, with the clock as a parameter. */
-import type { AcquireRequest, AcquireResult, LeaseReturn, LimitView, LimiterConfig } from '../ratelimit.js';
+import type { AcquireRequest, AcquireResult, AdmittedReport, LeaseReturn, LimitView, LimiterConfig } from '../ratelimit.js';
 import { SlidingLog, TokenBucket } from './window.js';
 
 /** Speculative (leased, not yet used) permits never exceed this share of the smallest limit. */
@@ -37,6 +37,10 @@ export class LimiterCore {
   readonly logs: (SlidingLog | null)[];
   readonly buckets: (TokenBucket | null)[];
   readonly leases = new Map<string, LeaseRecord>();
+  /** Isolates seen recently (caller id -> last call): batches are only capped when several share the key. */
+  private readonly callers = new Map<string, number>();
+  /** Batch permits beyond the first, granted to a key shared by several isolates: capped like leases while fresh. */
+  private batchExtras: { n: number; until: number }[] = [];
   private seq = 0;
   private readonly minLimit: number;
   private readonly maxWindow: number;
@@ -56,6 +60,23 @@ export class LimiterCore {
     for (const b of this.buckets) b?.refill(now);
     // A lease no longer matters once what it counted has left every window.
     for (const [id, rec] of this.leases) if (rec.at + this.maxWindow + 1 <= now) this.leases.delete(id);
+    if (this.batchExtras.length) this.batchExtras = this.batchExtras.filter((b) => b.until > now);
+  }
+
+  /** Whether an isolate other than `caller` called within the longest window (unknown callers count as others). */
+  private shared(caller: string | undefined, now: number): boolean {
+    let others = caller === undefined;
+    for (const [c, at] of this.callers) {
+      if (at + this.maxWindow <= now) this.callers.delete(c);
+      else if (c !== caller) others = true;
+    }
+    if (caller !== undefined) {
+      this.callers.delete(caller);
+      this.callers.set(caller, now);
+      // Two are enough to know the key is shared: keep the map small.
+      while (this.callers.size > 8) this.callers.delete(this.callers.keys().next().value as string);
+    }
+    return others;
   }
 
   /** Leased permits counted in a bucket after s: the lease may be used at any time before its date, so it counts at s too. */
@@ -137,9 +158,32 @@ export class LimiterCore {
     }
   }
 
-  release(returns: LeaseReturn[], now: number): void {
+  /**
+   * Requests admitted by a caller while it could not reach the object (failOpen) count at the time they were let
+   * through, over the limit if need be: the quota they took is gone either way, and later requests wait for it.
+   */
+  private applyAdmitted(admitted: AdmittedReport[] | undefined, now: number): void {
+    for (const a of admitted ?? []) {
+      const n = Math.floor(a.n);
+      if (!(n > 0)) continue;
+      const at = now - Math.max(0, Math.floor(a.agoMs) || 0);
+      if (at + this.maxWindow <= now) continue;
+      for (const log of this.logs) log?.add(at, n);
+      for (const b of this.buckets) b?.take(n);
+    }
+  }
+
+  release(returns: LeaseReturn[], now: number, admitted?: AdmittedReport[]): void {
     this.advance(now);
     this.applyReturns(returns, now);
+    this.applyAdmitted(admitted, now);
+  }
+
+  /** Permits that may still go out speculatively: SPEC_FRACTION of the smallest limit, less leases and fresh batch extras. */
+  private specRoom(): number {
+    let extras = 0;
+    for (const b of this.batchExtras) extras += b.n;
+    return Math.max(0, Math.floor(SPEC_FRACTION * this.minLimit) - this.outstanding - extras);
   }
 
   get outstanding(): number {
@@ -151,25 +195,39 @@ export class LimiterCore {
   acquire(req: AcquireRequest, now: number): AcquireResult {
     this.advance(now);
     this.applyReturns(req.returns, now);
+    this.applyAdmitted(req.admitted, now);
     const need = Math.max(1, Math.floor(req.need));
     // The caller uses its permit when the answer arrives, about one more one-way trip (now - sentAt) from now:
     // decide and count at that time, so windows are exact at the gateway, not at the object.
     const useAt = req.sentAt === undefined ? now : now + Math.min(this.ttl, Math.max(0, now - req.sentAt));
     let min = Infinity;
     for (let i = 0; i < this.config.limits.length; i++) min = Math.min(min, this.remaining(i, useAt));
-    if (min < need) {
+    // A batch (partial) answers one waiting request per permit. From the only isolate using the key it takes all that
+    // fits: nobody else can be denied while its permits are on their way, and a burst at a cold key costs two round
+    // trips. When isolates share the key, the permits beyond the first are capped like leases (half of what is left
+    // and SPEC_FRACTION of the limit in flight), so near the limit few are ever on their way to one isolate while
+    // another is denied. The rest of the batch asks again (retryMs 0) unless nothing is left, when it is denied.
+    const shared = this.shared(req.caller, now);
+    let fits: number;
+    if (!req.partial) fits = min >= need ? need : 0;
+    else if (min < 1) fits = 0;
+    else if (!shared) fits = Math.min(need, min);
+    else fits = 1 + Math.max(0, Math.min(need - 1, Math.floor((min - 1) / 2), this.specRoom()));
+    if (req.partial && fits > 1) this.batchExtras.push({ n: fits - 1, until: now + this.ttl });
+    if (fits < need) {
+      const cost = req.partial ? 1 : need;
+      this.count(fits, useAt);
       let retryMs = 0;
       this.config.limits.forEach((_l, i) => {
-        if (this.remaining(i, useAt) >= need) return;
-        retryMs = Math.max(retryMs, this.retryMs(i, useAt, need));
+        if (this.remaining(i, useAt) >= cost) return;
+        retryMs = Math.max(retryMs, this.retryMs(i, useAt, cost));
       });
-      if (this.config.countDenied) this.count(need, useAt);
-      return { granted: 0, ttlMs: this.ttl, retryMs, limits: this.views(useAt) };
+      if (this.config.countDenied && retryMs > 0) this.count(need - fits, useAt);
+      return { granted: fits, ttlMs: this.ttl, retryMs, limits: this.views(useAt) };
     }
     // Lease size adapts to what is left: at most half of the remaining budget, and a global cap on speculation,
     // so near the limit every isolate gets exactly what it uses.
-    const cap = Math.floor(SPEC_FRACTION * this.minLimit) - this.outstanding;
-    const spec = Math.max(0, Math.min(Math.floor(req.want), MAX_SPEC, Math.floor((min - need) / 2), cap));
+    const spec = Math.max(0, Math.min(Math.floor(req.want), MAX_SPEC, Math.floor((min - need) / 2), this.specRoom()));
     this.count(need, useAt);
     let leaseId: string | undefined;
     if (spec > 0) {
