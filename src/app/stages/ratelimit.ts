@@ -1,0 +1,46 @@
+/** Rate limiting (RateLimitPolicy): the rule's policies through the limiter gate, RateLimit headers on every answer. */
+import type { RateLimiterNamespaceLike } from '../../ratelimit.js';
+import { enforce } from '../../ratelimit/gate.js';
+import type { Stage } from '../context.js';
+
+/** Without a RATE_LIMITER binding every limiter call fails, so each policy's failOpen decides. */
+const missingLimiter: RateLimiterNamespaceLike = {
+  idFromName: () => {
+    throw new Error('RATE_LIMITER binding is missing');
+  },
+  get: () => {
+    throw new Error('RATE_LIMITER binding is missing');
+  },
+};
+
+export const rateLimit: Stage = {
+  name: 'rate-limit',
+  // A table without RateLimitPolicies has no stage here at all.
+  build: (table) =>
+    table && table.policies.size > 0
+      ? async (ctx, next) => {
+          const plan = ctx.plan!;
+          if (plan.rateLimits.length === 0) return next(ctx);
+          const { deps, served, requestId } = ctx;
+          const limit = await enforce({
+            policies: plan.rateLimits,
+            request: ctx.request,
+            routeKey: plan.routeKey,
+            ...(plan.ruleName ? { ruleName: plan.ruleName } : {}),
+            namespace: deps.rateLimiter ?? missingLimiter,
+            ctx: { waitUntil: deps.waitUntil },
+            now: deps.now(),
+            log: (line) => deps.log({ route: served.route, requestId, ...line }),
+          });
+          if (limit.denied) {
+            served.error = 'rate_limited';
+            return limit.denied;
+          }
+          const response = await next(ctx);
+          if (response.status === 101) return response;
+          // Every response of a limited route says where the client stands (draft-ietf-httpapi-ratelimit-headers-10).
+          for (const [name, value] of limit.headers) response.headers.set(name, value);
+          return response;
+        }
+      : null,
+};
