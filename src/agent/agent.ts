@@ -71,6 +71,19 @@ export class Agent {
   /** Objects refused in the last reconcile, by "<kind> <namespace>/<name>" (each logged once per reason). */
   private refusals = new Map<string, Refusal>();
   private skipped: Skipped[] = [];
+  /** Size of the desired set in the last reconcile (as leader). */
+  private desiredCount = 0;
+  /** How many endpoints the edge said it recorded for this cluster after the last push; null = no push yet. */
+  private recorded: number | null = null;
+  /** Successful pushes so far (a heartbeat answer that crossed a push is not compared). */
+  private pushes = 0;
+  /**
+   * Heartbeats are numbered; one in flight at a time, each may cause at most one re-push (remembered by its number), and
+   * they run once per EDGEWAY_HEARTBEAT_SECONDS: at most one re-push per heartbeat interval.
+   */
+  private heartbeatTick = 0;
+  private repushTick = -1;
+  private heartbeatInFlight = false;
   lastSyncAt = 0;
   lastPushAt = 0;
 
@@ -84,6 +97,8 @@ export class Agent {
       edgeUrl: config.edgeUrl,
       cluster: config.cluster,
       key: config.key,
+      keyId: config.keyId,
+      audience: config.audience,
       agentVersion: AGENT_VERSION,
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
     });
@@ -237,6 +252,7 @@ export class Agent {
       }
       if (![...this.informers.values()].every((i) => i.synced)) return; // never report from a half-filled cache
       const { endpoints, skipped, refused } = desiredEndpoints(this.view(), this.config);
+      this.desiredCount = endpoints.length;
       this.skipped = skipped;
       this.metrics.skipped.set(skipped.length);
       for (const s of skipped) this.log({ level: 'debug', event: 'agent.skipped', ...s });
@@ -249,6 +265,9 @@ export class Agent {
       }
       const result = await this.edge.push(this.config.policy, p.report);
       this.applied = p.next;
+      this.pushes++;
+      const recorded = (result as { endpoints?: unknown } | null)?.endpoints;
+      this.recorded = typeof recorded === 'number' ? recorded : p.next.length;
       this.lastPushAt = Date.now();
       this.metrics.endpoints.set(p.next.length);
       this.metrics.reconciles.inc({ result: 'pushed' });
@@ -322,6 +341,9 @@ export class Agent {
     const r = this.readiness(now);
     return {
       cluster: this.config.cluster,
+      // What the agent signs with (never the key): keyid "<cluster>/<keyId>" and, when set, the audience as `tag`.
+      keyId: this.config.keyId ?? null,
+      audience: this.config.audience ?? null,
       leader: this.isLeader,
       ready: r.ready,
       reason: r.reason,
@@ -367,16 +389,41 @@ export class Agent {
   }
 
   private async heartbeat() {
-    if (!this.isLeader || this.stopped) return;
+    if (!this.isLeader || this.stopped || this.heartbeatInFlight) return;
+    const tick = ++this.heartbeatTick;
+    const pushesBefore = this.pushes;
+    this.heartbeatInFlight = true;
     try {
-      await this.edge.heartbeat();
+      const answer = (await this.edge.heartbeat()) as { endpoints?: unknown } | null;
+      if (typeof answer?.endpoints === 'number' && this.pushes === pushesBefore && !this.running)
+        this.checkEdgeHolds(answer.endpoints, tick);
     } catch (err) {
       if (err instanceof FatalError) this.fatal(err);
       else {
         this.metrics.errors.inc({ kind: 'soft' });
         this.log({ level: 'warn', event: 'agent.heartbeat_failed', error: describe(err) });
       }
+    } finally {
+      this.heartbeatInFlight = false;
     }
+  }
+
+  /**
+   * The heartbeat answer says how many endpoints the edge holds for this cluster. Fewer than it recorded after our last
+   * push (an operator withdrew them, the edge lost its state), or none while we have some to report: forget what we
+   * think it holds and report the full set again. At most once per heartbeat interval, so a cordoned cluster (whose
+   * new endpoints the edge refuses) costs one push per interval, which is also how an uncordon is noticed.
+   */
+  private checkEdgeHolds(held: number, tick: number) {
+    if (this.stopped || !this.isLeader || this.applied === null || this.recorded === null || this.desiredCount === 0) return;
+    if (held > 0 && held >= this.recorded) return;
+    if (tick === this.repushTick) return;
+    // Warn when it starts; while it goes on (a cordoned cluster) every heartbeat would warn again.
+    const level = tick === this.repushTick + 1 ? 'debug' : 'warn';
+    this.repushTick = tick;
+    this.log({ level, event: 'agent.edge_lost_endpoints', held, recorded: this.recorded, desired: this.desiredCount });
+    this.applied = null; // the next reconcile reports the full desired set
+    this.schedule('edge-lost-endpoints');
   }
 
   /** Ready: caches filled, and (if leading) the edge confirmed in sync recently. Standbys are ready too. */

@@ -1,5 +1,6 @@
 /** Agent configuration from environment variables (the Helm chart sets them), validated with clear messages. */
 import { z } from 'zod';
+import { KEY_ID } from '../admin/signing.js';
 import { Namespace, ObjectName } from '../schema.js';
 import { SOURCE_KINDS, type CrossNamespaceGrant } from './desired.js';
 
@@ -28,6 +29,20 @@ const HostnameMap = z
     }
     return out;
   });
+
+// An unset variable and an empty one (a chart value left at "") both mean "not set"; anything else must match `re`.
+const optional = (re: RegExp, message: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return undefined;
+      if (!re.test(v)) ctx.addIssue({ code: 'custom', message });
+      return v;
+    });
+
+// The edge compares the audience byte for byte and it travels in a header: printable ASCII, no edge spaces, bounded.
+const AUDIENCE = /^[!-~](?:[ -~]{0,126}[!-~])?$/;
 
 // "a,b" or a JSON array (the Helm chart passes toJson).
 const list = z
@@ -88,6 +103,14 @@ export const AgentConfigSchema = z.object({
   EDGEWAY_REGION: z.string().max(64).optional(),
   EDGEWAY_EDGE_URL: z.url().describe('Base URL of the edge, e.g. https://api.example.com'),
   EDGEWAY_AGENT_KEY: z.string().min(16, 'must be at least 16 characters (the cluster entry of the AGENT_KEYS Worker secret)'),
+  EDGEWAY_AGENT_KEY_ID: optional(
+    KEY_ID,
+    'must be a key id of AGENT_KEYS: 1-64 of a-z, 0-9, ".", "_", "-", starting and ending with a letter or digit',
+  ).describe('Id of the key in the cluster\'s AGENT_KEYS entry, signed as keyid "<cluster>/<key id>". Unset: keyid "<cluster>".'),
+  EDGEWAY_AUDIENCE: optional(
+    AUDIENCE,
+    "must be 1-128 printable ASCII characters without leading or trailing spaces (the edge's EDGEWAY_AUDIENCE)",
+  ).describe("The edge's EDGEWAY_AUDIENCE when it sets one (signed as `tag`); must match it exactly."),
   EDGEWAY_POLICY: z.enum(['sync', 'upsert-only']).default('sync'),
   EDGEWAY_INGRESS_CLASSES: list.describe(
     'Only Ingresses of these classes (spec.ingressClassName or kubernetes.io/ingress.class) are considered; empty = none.',
@@ -123,6 +146,10 @@ export interface AgentConfig {
   region?: string | undefined;
   edgeUrl: string;
   key: string;
+  /** Id of `key` in the edge's AGENT_KEYS (signed as "<cluster>/<keyId>"); undefined: the edge tries the cluster's keys. */
+  keyId?: string | undefined;
+  /** The edge's EDGEWAY_AUDIENCE, signed as `tag`; undefined when the edge sets none. */
+  audience?: string | undefined;
   policy: 'sync' | 'upsert-only';
   ingressClasses: string[];
   gatewayClasses: string[];
@@ -161,6 +188,8 @@ export function loadConfig(env: Record<string, string | undefined>): AgentConfig
     region: e.EDGEWAY_REGION,
     edgeUrl: e.EDGEWAY_EDGE_URL.replace(/\/+$/, ''),
     key: e.EDGEWAY_AGENT_KEY,
+    keyId: e.EDGEWAY_AGENT_KEY_ID,
+    audience: e.EDGEWAY_AUDIENCE,
     policy: e.EDGEWAY_POLICY,
     ingressClasses: e.EDGEWAY_INGRESS_CLASSES,
     gatewayClasses: e.EDGEWAY_GATEWAY_CLASSES,

@@ -7,7 +7,8 @@ import { mergeValues, renderChart } from './helm-lite.js';
 
 export const CHART_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The values of the README's install command, and a variant with an existing Secret, fewer sources, classes and grants. */
+/** The values of the README's install command, and a variant with an existing Secret (with a key id and
+ * an audience), fewer sources, classes and grants. */
 export const CASES: Record<string, Record<string, unknown>> = {
   default: {
     cluster: { name: 'aws-use1', cloud: 'aws', region: 'us-east-1' },
@@ -16,7 +17,8 @@ export const CASES: Record<string, Record<string, unknown>> = {
   },
   'existing-secret': {
     cluster: { name: 'gcp-euw1', cloud: 'gcp', region: 'europe-west1' },
-    edge: { url: 'https://api.example.com', existingSecret: 'edgeway-agent-key' },
+    // Mid-rotation: the Secret holds the cluster's second key (`k2` in AGENT_KEYS), and the edge sets EDGEWAY_AUDIENCE.
+    edge: { url: 'https://api.example.com', existingSecret: 'edgeway-agent-key', keyId: 'k2', audience: 'prod-eu' },
     sources: { services: false, gatewayApi: false },
     ingressClasses: ['nginx', 'internal'],
     gatewayClasses: ['istio'],

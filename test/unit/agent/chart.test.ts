@@ -8,6 +8,7 @@ import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-m
 import { Secret, ServiceAccount } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { KEY_ID } from '../../../src/admin/signing.js';
 import { WATCHED_RESOURCES } from '../../../src/agent/agent.js';
 import { AgentConfigSchema, loadConfig } from '../../../src/agent/config.js';
 import { mergeValues, renderChart } from '../../../charts/edgeway-agent/ci/helm-lite.js';
@@ -107,7 +108,15 @@ describe('chart options', () => {
       expect(config.gatewayClasses).toEqual(values.gatewayClasses);
       expect(config.claimUnannotatedIngresses).toBe(values.claimUnannotatedIngresses);
       expect(config.crossNamespaceGrants).toEqual(values.crossNamespaceGrants);
+      // Key id and audience: passed when set, absent (not "") when left empty.
+      const edge = values.edge as { keyId: string; audience: string };
+      expect(config.keyId).toBe(edge.keyId || undefined);
+      expect(config.audience).toBe(edge.audience || undefined);
+      expect('EDGEWAY_AGENT_KEY_ID' in env).toBe(Boolean(edge.keyId));
+      expect('EDGEWAY_AUDIENCE' in env).toBe(Boolean(edge.audience));
     }
+    // The rotation case is exercised by a CI values file.
+    expect(Object.values(CASES).some((c) => (c.edge as { keyId?: string }).keyId)).toBe(true);
     // The default install grants nothing across namespaces.
     expect(defaultValues().crossNamespaceGrants).toEqual([]);
   });
@@ -148,6 +157,16 @@ describe('values', () => {
       ['team-a=payments'],
     ])
       expect(validate(mergeValues(defaultValues(), { crossNamespaceGrants: grants })), JSON.stringify(grants)).toBe(false);
+    // Key ids as AGENT_KEYS allows them; audiences the agent can sign (printable ASCII, bounded).
+    for (const keyId of ['k2', '2025-06', 'a.b_c-d']) expect(validate(mergeValues(defaultValues(), { edge: { keyId } })), keyId).toBe(true);
+    for (const keyId of ['K2', 'k2/x', '-k2', 'k2 ', 'x'.repeat(65), 'aws-use1/k2'])
+      expect(validate(mergeValues(defaultValues(), { edge: { keyId } })), keyId).toBe(false);
+    // The same rule as the edge's (src/admin/signing.ts KEY_ID), so the schema cannot drift from what AGENT_KEYS accepts.
+    const edgeProps = (schema as { properties: { edge: { properties: Record<string, { pattern: string }> } } }).properties.edge.properties;
+    expect(edgeProps.keyId!.pattern).toBe(`^$|${KEY_ID.source}`);
+    expect(validate(mergeValues(defaultValues(), { edge: { audience: 'prod eu/1' } }))).toBe(true);
+    for (const audience of ['x'.repeat(129), ' prod', 'prod\n', 'prød'])
+      expect(validate(mergeValues(defaultValues(), { edge: { audience } })), JSON.stringify(audience)).toBe(false);
   });
 
   it('documents every value with a `# --` comment', () => {
