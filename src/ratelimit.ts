@@ -1,5 +1,5 @@
-/** Rate limiting: the request-path gate, the Durable Object RPC contract and the per-isolate lease types. */
-import type { RateLimitKey } from './schema.js';
+/** Rate limiting: the Durable Object RPC contract, compiled policies and the per-isolate lease types (the gate is ratelimit/gate.ts). */
+import type { ClientIPGrouping, RateLimitKey } from './schema.js';
 
 export type Algorithm = 'SlidingWindow' | 'TokenBucket';
 
@@ -95,6 +95,8 @@ export interface CompiledPolicy {
   id: string;
   config: LimiterConfig;
   keys: RateLimitKey[];
+  /** Network prefix lengths that turn CF-Connecting-IP into a ClientIP key part. */
+  clientIP: ClientIPGrouping;
   missingKey: 'Deny' | 'FallbackToClientIP';
   failOpen: boolean;
   legacyHeaders: boolean;
@@ -108,28 +110,3 @@ export interface PolicyIndex {
   forRule(routeKey: string, ruleName: string | undefined): CompiledPolicy[];
   readonly size: number;
 }
-
-export interface EnforceArgs {
-  policies: CompiledPolicy[];
-  request: Request;
-  routeKey: string;
-  ruleName?: string;
-  namespace: RateLimiterNamespaceLike;
-  ctx: { waitUntil(p: Promise<unknown>): void };
-  now: number;
-  log?: (line: object) => void;
-  /**
-   * Total time a request may wait on the limiter (queued behind the call in flight for its key, then its own batch)
-   * before failOpen applies (default DEFAULT_BUDGET_MS, 1500 ms).
-   */
-  timeoutMs?: number;
-  /** Per-isolate lease table (default: one shared by the isolate). */
-  leases?: import('./ratelimit/lease.js').LeaseTable;
-}
-
-export interface EnforceResult {
-  denied?: Response;
-  headers: [string, string][];
-}
-
-export { compilePolicies, enforce } from './ratelimit/gate.js';

@@ -19,6 +19,7 @@ function compileOne(p: RateLimitPolicy): CompiledPolicy {
       countDenied: s.countDenied,
     },
     keys: s.keys,
+    clientIP: s.clientIP,
     missingKey: s.missingKey,
     failOpen: s.failOpen,
     legacyHeaders: s.legacyHeaders,

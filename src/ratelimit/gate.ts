@@ -1,10 +1,33 @@
 /** The request-path gate: keys, lease-backed limiter calls within a budget, failOpen, 429/401/503 and the RateLimit headers. */
-import type { AdmittedReport, CompiledPolicy, EnforceArgs, EnforceResult, LeaseReturn, LimitView } from '../ratelimit.js';
+import type { AdmittedReport, CompiledPolicy, LeaseReturn, LimitView, RateLimiterNamespaceLike } from '../ratelimit.js';
 import { policyItem, rateLimitHeaders, toSeconds, mostConstraining, type LimitStatus } from './headers.js';
 import { deriveKey } from './keys.js';
 import { LeaseTable, LimiterUnavailable, type TakeResult } from './lease.js';
 
 export { compilePolicies } from './compile.js';
+
+export interface EnforceArgs {
+  policies: CompiledPolicy[];
+  request: Request;
+  routeKey: string;
+  ruleName?: string;
+  namespace: RateLimiterNamespaceLike;
+  ctx: { waitUntil(p: Promise<unknown>): void };
+  now: number;
+  log?: (line: object) => void;
+  /**
+   * Total time a request may wait on the limiter (queued behind the call in flight for its key, then its own batch)
+   * before failOpen applies (default DEFAULT_BUDGET_MS, 1500 ms).
+   */
+  timeoutMs?: number;
+  /** Per-isolate lease table (default: one shared by the isolate). */
+  leases?: LeaseTable;
+}
+
+export interface EnforceResult {
+  denied?: Response;
+  headers: [string, string][];
+}
 
 /** One table per isolate: leases are what make a hot key cheap. */
 const isolateLeases = new LeaseTable();
@@ -81,7 +104,7 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
 
   const jobs: { p: CompiledPolicy; key: string }[] = [];
   for (const p of policies) {
-    const k = deriveKey(p.keys, request.headers, routeKey, p.section);
+    const k = deriveKey(p.keys, request.headers, routeKey, p.section, p.clientIP);
     if (k.missing && p.missingKey === 'Deny')
       return {
         denied: json(401, { error: 'missing_rate_limit_key', route: routeKey, policy: p.id, missing: k.missing }),

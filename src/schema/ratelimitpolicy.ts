@@ -10,6 +10,12 @@ export const RateLimitKey = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('Route') }),
 ]);
 
+/** Clients are counted per network prefix, so one IPv6 subscriber (a /64 or more) cannot mint a bucket per address. */
+export const ClientIPGrouping = z.strictObject({
+  ipv4PrefixLength: z.number().int().min(0).max(32).default(32),
+  ipv6PrefixLength: z.number().int().min(0).max(128).default(64),
+});
+
 export const RateLimit = z.strictObject({
   requests: z.number().int().min(1).max(1_000_000_000),
   window: Duration.refine((d) => {
@@ -41,8 +47,12 @@ export const RateLimitPolicy = z.strictObject({
     missingKey: z.enum(['Deny', 'FallbackToClientIP']).default('FallbackToClientIP'),
     countDenied: z.boolean().default(false),
     legacyHeaders: z.boolean().default(false).describe('Also send X-RateLimit-Limit/Remaining/Reset.'),
+    clientIP: ClientIPGrouping.default({ ipv4PrefixLength: 32, ipv6PrefixLength: 64 }).describe(
+      'How client addresses (CF-Connecting-IP) form ClientIP keys: the network prefix kept. IPv6 defaults to /64, the block one subscriber gets.',
+    ),
   }),
 });
 
 export type RateLimitPolicy = z.infer<typeof RateLimitPolicy>;
 export type RateLimitKey = z.infer<typeof RateLimitKey>;
+export type ClientIPGrouping = z.infer<typeof ClientIPGrouping>;

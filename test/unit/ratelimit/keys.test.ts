@@ -1,6 +1,6 @@
 /** Key derivation: combinations, CF-Connecting-IP only, missing parts. */
 import { describe, expect, it } from 'vitest';
-import { deriveKey, readCookie } from '../../../src/ratelimit/keys.js';
+import { clientNetwork, deriveKey, readCookie } from '../../../src/ratelimit/keys.js';
 
 const h = (o: Record<string, string>) => new Headers(o);
 
@@ -48,5 +48,77 @@ describe('deriveKey', () => {
     expect(deriveKey([{ type: 'Cookie', name: 'sid' }], h({ cookie: 'other=1' }), 'ns/r', undefined).missing).toBe('cookie "sid"');
     expect(readCookie('a=1; sid="abc"; b=2', 'sid')).toBe('abc');
     expect(readCookie('xsid=1', 'sid')).toBeUndefined();
+  });
+});
+
+describe('clientNetwork (ClientIP keys)', () => {
+  const g = (ipv4PrefixLength: number, ipv6PrefixLength: number) => ({ ipv4PrefixLength, ipv6PrefixLength });
+
+  it('keeps IPv4 whole by default and groups IPv6 by /64', () => {
+    expect(clientNetwork('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientNetwork('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    // Every address of one subscriber's /64 is one client; the next /64 is another.
+    expect(clientNetwork('2001:DB8:1:2::1')).toBe(clientNetwork('2001:db8:1:2:ffff:ffff:ffff:ffff'));
+    expect(clientNetwork('2001:db8:1:3::1')).not.toBe(clientNetwork('2001:db8:1:2::1'));
+  });
+
+  it('applies the configured prefix lengths, canonically', () => {
+    expect(clientNetwork('198.51.100.77', g(24, 64))).toBe('198.51.100.0/24');
+    expect(clientNetwork('198.51.100.77', g(20, 64))).toBe('198.51.96.0/20');
+    expect(clientNetwork('198.51.100.77', g(0, 64))).toBe('0.0.0.0/0');
+    expect(clientNetwork('2001:db8:abcd:1234::1', g(32, 48))).toBe('2001:db8:abcd::/48');
+    expect(clientNetwork('2001:db8:abcd:1234::1', g(32, 56))).toBe('2001:db8:abcd:1200::/56');
+    expect(clientNetwork('2001:0db8:0000:0000:0000:0000:0000:0001', g(32, 128))).toBe('2001:db8::1');
+  });
+
+  it('treats IPv4-mapped IPv6 as the IPv4 address, with the IPv4 prefix', () => {
+    expect(clientNetwork('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(clientNetwork('::ffff:c000:0201')).toBe('192.0.2.1');
+    expect(clientNetwork('::FFFF:192.0.2.1', g(24, 64))).toBe('192.0.2.0/24');
+  });
+
+  it('drops zone ids: fe80::1%eth0 is the same client as fe80::1', () => {
+    expect(clientNetwork('fe80::1%eth0')).toBe('fe80::/64');
+    expect(clientNetwork('fe80::1%25eth0')).toBe(clientNetwork('fe80::1'));
+    expect(clientNetwork('192.0.2.1%eth0')).toBe('192.0.2.1');
+  });
+
+  it('puts garbage, overlong and ambiguous forms in one "unknown" bucket', () => {
+    for (const bad of [
+      '',
+      '   ',
+      'not-an-ip',
+      '1.2.3.4, 5.6.7.8',
+      '1.2.3',
+      '256.1.1.1',
+      '01.2.3.4',
+      '0x7f.0.0.1',
+      '127.1',
+      '2130706433',
+      '1.2.3.4:443',
+      '[2001:db8::1]',
+      '2001:db8::1::2',
+      '2001:db8:g::1',
+      `2001:db8::${'0'.repeat(80)}`,
+      '1'.repeat(65),
+      '::ffff:999.0.0.1',
+      '<script>',
+    ])
+      expect(clientNetwork(bad), bad).toBe('unknown');
+    expect(clientNetwork(null)).toBe('unknown');
+    expect(clientNetwork(undefined)).toBe('unknown');
+  });
+
+  it('builds ClientIP keys from CF-Connecting-IP with the policy grouping', () => {
+    const key = (ip: string, grouping?: { ipv4PrefixLength: number; ipv6PrefixLength: number }) =>
+      deriveKey([{ type: 'ClientIP' }], h({ 'cf-connecting-ip': ip }), 'ns/r', undefined, grouping).key;
+    expect(key('2001:db8:1:2::1')).toBe(key('2001:db8:1:2::99'));
+    expect(key('2001:db8:1:2::1', g(32, 128))).not.toBe(key('2001:db8:1:2::99', g(32, 128)));
+    expect(key('::ffff:192.0.2.1')).toBe(key('192.0.2.1'));
+    expect(key('garbage')).toBe(key('more garbage'));
+    // The missing-header fallback groups the same way.
+    const fallback = (ip: string) =>
+      deriveKey([{ type: 'Header', name: 'x-api-key' }], h({ 'cf-connecting-ip': ip }), 'ns/r', undefined).key;
+    expect(fallback('2001:db8:1:2::1')).toBe(fallback('2001:db8:1:2::2'));
   });
 });
