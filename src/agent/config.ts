@@ -1,7 +1,7 @@
 /** Agent configuration from environment variables (the Helm chart sets them), validated with clear messages. */
 import { z } from 'zod';
 import { KEY_ID } from '../admin/signing.js';
-import { Namespace, ObjectName } from '../schema.js';
+import { Namespace, ObjectName } from '../schema/common.js';
 import { SOURCE_KINDS, type CrossNamespaceGrant } from './desired.js';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);

@@ -1,6 +1,7 @@
 /** Compiles RateLimitPolicies once per routing-table version into a per-rule lookup. */
 import type { CompiledPolicy, PolicyIndex } from '../ratelimit.js';
-import { parseDuration, type RateLimitPolicy } from '../schema.js';
+import { parseDuration } from '../schema/duration.js';
+import type { RateLimitPolicy } from '../schema/ratelimitpolicy.js';
 import { limitNames } from './headers.js';
 
 interface Target {

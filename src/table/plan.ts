@@ -4,15 +4,10 @@
  */
 import { DEFAULT_PANIC_THRESHOLD } from '../health/panic.js';
 import type { PolicyIndex } from '../ratelimit.js';
-import {
-  isEdgewayBackendRef,
-  parseDuration,
-  type Backend,
-  type HeaderModifier,
-  type HTTPRoute,
-  type HTTPRouteFilter,
-  type HTTPRouteRule,
-} from '../schema.js';
+import type { Backend } from '../schema/backend.js';
+import { parseDuration } from '../schema/duration.js';
+import type { HeaderModifier, HTTPRoute, HTTPRouteFilter, HTTPRouteRule } from '../schema/httproute.js';
+import { isEdgewayBackendRef } from '../schema/references.js';
 import { objectKey, refKey, resourceKey } from '../schema/keys.js';
 import type { BackendPlan, EndpointOrigin, MirrorPlan, RefPlan, RulePlan, TablePlans } from '../table.js';
 
