@@ -16,6 +16,11 @@ declare global {
       PATH_ESCAPED_SLASHES?: string;
       /** "off" keeps repeated slashes in request paths; by default "//" is merged to "/" before matching. */
       PATH_MERGE_SLASHES?: string;
+      /**
+       * Share (0..1, default 1) of successful requests (status below 400, no gateway error) whose access-log line is
+       * written; errors and refusals are always logged.
+       */
+      LOG_SAMPLE_SUCCESS?: string;
       /** Seconds between background refreshes of the routing table (default 5). */
       TABLE_REFRESH_SECONDS?: string;
       /** Operator bearer token (a secret). */

@@ -134,6 +134,14 @@ function definitions(o: ProdOptions, origin: string): Def[] {
         'c with console.log replaced by a no-op in the isolate (bench-only wrapper module): the access-log object is still built and JSON-stringified, only the write to workerd is skipped',
       spec: { kind: 'edgeway', snapshot: table({}), silenceLog: true },
     },
+    {
+      id: 'v-sample',
+      group: 'variant',
+      label: 'c, LOG_SAMPLE_SUCCESS=0',
+      describe:
+        'c with LOG_SAMPLE_SUCCESS=0: no access-log line for successful requests (errors are always logged); the line is neither built nor written',
+      spec: { kind: 'edgeway', snapshot: table({}), vars: { LOG_SAMPLE_SUCCESS: '0' } },
+    },
     { id: 'e', group: 'context', label: 'nginx', describe: 'nginx reverse proxy', proxy: 'nginx' },
     { id: 'f', group: 'context', label: 'haproxy', describe: 'haproxy reverse proxy', proxy: 'haproxy' },
   ];
@@ -356,4 +364,5 @@ function computeRatios(out: ProdResults): void {
   const dbg = t('v-debug');
   if (dbg) stage(`debug headers (${dbg.label.split('=')[1]} vs c)`, 'v-debug', 'c', 'v-debug minus c');
   stage('writing the log line (console.log → workerd stdout)', 'c', 'v-nolog', 'c minus v-nolog');
+  stage('access-log line, built and written (what LOG_SAMPLE_SUCCESS=0 saves)', 'c', 'v-sample', 'c minus v-sample');
 }

@@ -9,10 +9,12 @@ import { IsolateHealth } from '../health/registry.js';
 import { RetryBudget } from '../health/retry.js';
 import { TableCache } from '../table/cache.js';
 import { devFetch } from '../proxy/dev-fetch.js';
-import { pathPolicyFrom } from '../routing/normalize.js';
+import { pathPolicyFrom, type PathPolicy } from '../routing/normalize.js';
 import { serveRequest } from './gateway.js';
 
 const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ at: new Date().toISOString(), ...line }));
+/** The access log's ready-made lines (src/app/stages/access-log.ts builds them with the same shape as `log`). */
+const writeLine = (json: string) => console.log(json);
 
 // Per-isolate state: the compiled routing table and what this isolate has learned about endpoint health.
 const tables = new TableCache(log);
@@ -44,22 +46,52 @@ app.route(ADMIN_BASE_PATH, adminApp);
 
 app.all('*', async (c) => {
   const table = await loadTable(c.env, c.executionCtx);
+  const ctx = c.executionCtx;
+  const { env } = c;
+  const settings = settingsOf(env);
   return serveRequest(c.req.raw, table, {
     health,
-    fetch: isLocal(c.env) ? devFetch((r) => fetch(r)) : (r) => fetch(r),
-    now: () => Date.now(),
+    fetch: settings.fetch,
+    now: Date.now,
     rand: Math.random,
     log,
-    debugHeaders: c.env.DEBUG_HEADERS !== 'off',
-    pathPolicy: pathPolicyFrom(c.env),
-    waitUntil: (p) => c.executionCtx.waitUntil(p),
-    rateLimiter: c.env.RATE_LIMITER,
+    writeLine,
+    logSampleSuccess: settings.logSampleSuccess,
+    debugHeaders: settings.debugHeaders,
+    pathPolicy: settings.pathPolicy,
+    waitUntil: (p) => ctx.waitUntil(p),
+    rateLimiter: env.RATE_LIMITER,
     observeBackend: (backend) => {
-      const job = refreshActiveHealth(health, c.env.HEALTH, [backend], Date.now(), log);
-      if (job) c.executionCtx.waitUntil(job);
+      const job = refreshActiveHealth(health, env.HEALTH, [backend], Date.now(), log);
+      if (job) ctx.waitUntil(job);
     },
   });
 });
+
+/** What the gateway reads from [vars], parsed once per env object instead of per request. */
+interface Settings {
+  fetch: (request: Request) => Promise<Response>;
+  debugHeaders: boolean;
+  pathPolicy: PathPolicy;
+  logSampleSuccess: number;
+}
+const settings = new WeakMap<Env, Settings>();
+const plainFetch = (r: Request) => fetch(r);
+
+function settingsOf(env: Env): Settings {
+  let s = settings.get(env);
+  if (!s) {
+    const sample = Number(env.LOG_SAMPLE_SUCCESS ?? '1');
+    s = {
+      fetch: isLocal(env) ? devFetch(plainFetch) : plainFetch,
+      debugHeaders: env.DEBUG_HEADERS !== 'off',
+      pathPolicy: pathPolicyFrom(env),
+      logSampleSuccess: Number.isFinite(sample) ? Math.min(1, Math.max(0, sample)) : 1,
+    };
+    settings.set(env, s);
+  }
+  return s;
+}
 
 /** dev and test run in miniflare on one machine; production never sets EDGEWAY_ENV. */
 function isLocal(env: Env): boolean {

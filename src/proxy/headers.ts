@@ -30,16 +30,34 @@ const CLIENT_FORGEABLE = [
   'x-edgeway-cluster',
 ];
 
-/** Removes hop-by-hop fields, including any named in Connection. Upgrade survives for WebSocket handshakes. */
-export function stripHopByHop(headers: Headers, keepUpgrade = false): void {
-  const named = (headers.get('connection') ?? '')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-  for (const name of [...HOP_BY_HOP, ...named]) {
+const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
+const UPSTREAM_DROP: ReadonlySet<string> = new Set([...HOP_BY_HOP, ...CLIENT_FORGEABLE]);
+
+/**
+ * Deletes the fields of `headers` that `drop` names, plus any named in Connection. One pass over the names present
+ * (usually a handful) instead of one delete per listed name: most messages carry none of them.
+ */
+function dropFields(headers: Headers, drop: ReadonlySet<string>, keepUpgrade: boolean): void {
+  let doomed: string[] | undefined;
+  for (const name of headers.keys()) {
+    if (name === 'connection') {
+      for (const token of (headers.get('connection') ?? '').split(',')) {
+        const named = token.trim().toLowerCase();
+        if (named) (doomed ??= []).push(named);
+      }
+    }
+    if (drop.has(name)) (doomed ??= []).push(name);
+  }
+  if (!doomed) return;
+  for (const name of doomed) {
     if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue;
     headers.delete(name);
   }
+}
+
+/** Removes hop-by-hop fields, including any named in Connection. Upgrade survives for WebSocket handshakes. */
+export function stripHopByHop(headers: Headers, keepUpgrade = false): void {
+  dropFields(headers, HOP_BY_HOP_SET, keepUpgrade);
 }
 
 export interface ForwardingFacts {
@@ -54,8 +72,7 @@ export interface ForwardingFacts {
 /** Builds the upstream request headers from the client's: untrusted forwarding fields replaced by ours. */
 export function upstreamHeaders(incoming: Headers, facts: ForwardingFacts, isWebSocket: boolean): Headers {
   const headers = new Headers(incoming);
-  stripHopByHop(headers, isWebSocket);
-  for (const name of CLIENT_FORGEABLE) headers.delete(name);
+  dropFields(headers, UPSTREAM_DROP, isWebSocket);
   if (facts.clientIp) headers.set('x-forwarded-for', facts.clientIp);
   headers.set('x-forwarded-proto', facts.proto);
   headers.set('x-forwarded-host', facts.host);
@@ -94,9 +111,11 @@ export function applyHeaderModifier(headers: Headers, modifier: HeaderModifier |
   for (const name of modifier.remove ?? []) headers.delete(name);
 }
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export function randomHex(bytes: number): string {
   const buf = crypto.getRandomValues(new Uint8Array(bytes));
   let out = '';
-  for (const b of buf) out += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < buf.length; i++) out += HEX_BYTE[buf[i]!];
   return out;
 }
