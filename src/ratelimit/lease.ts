@@ -19,6 +19,8 @@ interface Waiter {
   /** Let through by the gate after a timeout, while its call was in flight: the call's answer must count it. */
   admitted: boolean;
   admittedAt: number;
+  /** Its call was given up (past the budget) but may still answer: that answer counts it if it is admitted. */
+  givenUp?: Call;
 }
 
 interface Call {
@@ -27,7 +29,17 @@ interface Call {
   released: Promise<void>;
   /** Resolves (never rejects) once the call has settled and its answer is distributed. */
   settled: Promise<void>;
+  /** Requests of the batch admitted after the call was given up: its answer (or failure, or the grace) counts them. */
+  late: Waiter[];
+  /** The answer, failure or grace period has been dealt with. */
+  closed: boolean;
 }
+
+/**
+ * How long a call given up at the budget may still answer for the requests admitted meanwhile; after that they are
+ * reported as owed (counted twice if the answer comes later still, never not at all).
+ */
+const LATE_ANSWER_GRACE_MS = 10_000;
 
 interface Entry {
   leases: Lease[];
@@ -49,6 +61,8 @@ interface Entry {
   owed: { at: number; n: number }[];
   /** Longest window of the key's policy: an admission older than that no longer counts anywhere. */
   maxWindow: number;
+  /** Calls sent and not settled, given-up ones included: reports wait for them (a late answer may cover them). */
+  calls: number;
 }
 
 /**
@@ -153,6 +167,7 @@ export class LeaseTable {
         returns: [],
         owed: [],
         maxWindow: 0,
+        calls: 0,
       };
       while (this.entries.size >= this.maxEntries) {
         const oldest = this.entries.keys().next().value as string;
@@ -237,7 +252,8 @@ export class LeaseTable {
    * re-dates used permits and counts what was let through without it.
    */
   private flush(e: Entry, release: Release, now: number): void {
-    if (!e.returns.length && !e.owed.length) return;
+    // Without a way to reach the object (tests, the bench), the next call carries them.
+    if (release === noop || (!e.returns.length && !e.owed.length)) return;
     const returns = e.returns;
     e.returns = [];
     const { sent, reports } = this.takeOwed(e, now);
@@ -256,7 +272,7 @@ export class LeaseTable {
     if (this.takePermit(e, at)) return;
     this.owe(e, at);
     // A call in flight (or the next one) carries the report; with none, tell the object now.
-    if (!e.inflight && !e.queue.length) this.flush(e, release, at);
+    if (!e.calls && !e.queue.length) this.flush(e, release, at);
   }
 
   private local(e: Entry, config: LimiterConfig, now: number, release: Release): TakeResult | undefined {
@@ -291,7 +307,10 @@ export class LeaseTable {
         w.admittedAt = this.clock();
         // Its call is still out: that answer counts it (or, past the budget, the call is given up and it is owed).
         if (w.inCall) w.admitted = true;
-        else this.admitNow(e, w, release);
+        else if (w.givenUp && !w.givenUp.closed) {
+          w.admitted = true;
+          w.givenUp.late.push(w);
+        } else this.admitNow(e, w, release);
       },
       w.inCall?.settled,
     );
@@ -364,11 +383,14 @@ export class LeaseTable {
     let settle = noop;
     const call: Call = {
       batch,
+      late: [],
+      closed: false,
       released: new Promise<void>((r) => (releaseWaiters = r)),
       settled: new Promise<void>((r) => (settle = r)),
     };
     for (const w of batch) w.inCall = call;
     e.inflight = call;
+    e.calls++;
     e.maxWindow = maxWindowOf(config);
     // Hot when the previous batch ran out within one lease lifetime: ask for more next time.
     if (now - e.lastAcquire < e.ttl) e.want = Math.min(MAX_SPEC, Math.max(1, e.want * 2));
@@ -379,6 +401,7 @@ export class LeaseTable {
     e.returns = [];
     const { sent, reports } = this.takeOwed(e, now);
     let giveUp: ReturnType<typeof setTimeout> | undefined;
+    let grace: ReturnType<typeof setTimeout> | undefined;
     if (Number.isFinite(budgetMs)) {
       giveUp = setTimeout(() => {
         // Every request of the batch has had its answer (its own budget ended no later); let the queue move on.
@@ -387,10 +410,12 @@ export class LeaseTable {
         for (const w of batch) {
           if (w.inCall !== call) continue;
           w.inCall = undefined;
-          if (w.admitted) this.owe(e, Math.max(w.admittedAt, this.clock()));
-          else if (!w.outcome) still.push(w);
+          if (w.outcome) w.givenUp = call;
+          else still.push(w);
+          if (w.admitted) call.late.push(w);
         }
         e.queue.unshift(...still);
+        grace = setTimeout(() => this.closeLate(e, call, 0), LATE_ANSWER_GRACE_MS);
         releaseWaiters();
       }, budgetMs);
     }
@@ -404,15 +429,16 @@ export class LeaseTable {
       ...(returns.length ? { returns } : {}),
       ...(reports.length ? { admitted: reports } : {}),
     };
+    let answered = false;
     try {
       const res = await acquire(req);
       this.distribute(e, config, call, res, now);
-      // Nobody is queued for a next call to carry the reports: send them now.
-      if (e.inflight === call && !e.queue.length) this.flush(e, release, Math.max(now, this.clock()));
+      answered = true;
     } catch (err) {
       // Returns are idempotent at the object and the admissions are counted at most once more: both go again later.
       e.returns.unshift(...returns);
       this.giveBackOwed(e, sent);
+      this.closeLate(e, call, 0);
       const message = String(err instanceof Error ? err.message : err).slice(0, 200);
       for (const w of batch) {
         if (w.inCall !== call) continue;
@@ -422,7 +448,11 @@ export class LeaseTable {
       }
     } finally {
       if (giveUp !== undefined) clearTimeout(giveUp);
+      if (grace !== undefined) clearTimeout(grace);
       if (e.inflight === call) e.inflight = undefined;
+      e.calls--;
+      // No call left to carry the reports and nobody queued for one: send them now (not after a failure).
+      if (answered && !e.calls && !e.queue.length) this.flush(e, release, Math.max(now, this.clock()));
       e.demand = Math.max(e.demand, e.queue.length);
       releaseWaiters();
       settle();
@@ -450,6 +480,8 @@ export class LeaseTable {
       if (permits > 0) permits--;
       else this.owe(e, Math.max(w.admittedAt, this.clock()));
     }
+    // A call given up that answers after all: its permits cover the requests admitted meanwhile.
+    permits = this.closeLate(e, call, permits);
     // Fewer than asked: with retryMs the rest is denied; without, the object handed out half of what is left and the
     // rest goes in the next call.
     const deny = served < need && res.retryMs > 0;
@@ -476,6 +508,18 @@ export class LeaseTable {
     for (const w of allowed) this.answer(e, w, { allowed: true, limits, retryMs: 0, refund: this.refunder(e, lease, expiresAt) });
     if (deny) for (const w of rest) this.answer(e, w, { allowed: false, limits, retryMs: res.retryMs, refund: noop });
     else e.queue.unshift(...rest);
+  }
+
+  /** Counts the requests admitted after their call was given up: with its permits, the rest as owed. */
+  private closeLate(e: Entry, call: Call, permits: number): number {
+    if (call.closed) return permits;
+    call.closed = true;
+    for (const w of call.late) {
+      if (permits > 0) permits--;
+      else this.owe(e, Math.max(w.admittedAt, this.clock()));
+    }
+    call.late = [];
+    return permits;
   }
 
   async take(

@@ -4,14 +4,15 @@ import { compilePolicies } from '../../../src/ratelimit/compile.js';
 import { enforce } from '../../../src/ratelimit/gate.js';
 import { LeaseTable } from '../../../src/ratelimit/lease.js';
 import { LimiterCore } from '../../../src/ratelimit/limiter.js';
-import type { AcquireRequest, LeaseReturn, LimiterConfig, RateLimiterNamespaceLike } from '../../../src/ratelimit.js';
+import type { AcquireRequest, AdmittedReport, LeaseReturn, LimiterConfig, RateLimiterNamespaceLike } from '../../../src/ratelimit.js';
 import { RateLimitPolicy } from '../../../src/schema/ratelimitpolicy.js';
 
 const policy = (name: string, spec: Record<string, unknown>) =>
   RateLimitPolicy.parse({ apiVersion: 'edgeway.dev/v1alpha1', kind: 'RateLimitPolicy', metadata: { name, namespace: 'shop' }, spec });
 
 /** A namespace whose objects are LimiterCores on a settable clock; `broken` makes every call throw, `hang` never answer. */
-function fakeNamespace(clock: { now: number }, mode: 'ok' | 'broken' | 'hang' = 'ok') {
+function fakeNamespace(clock: { now: number }, initial: 'ok' | 'broken' | 'hang' = 'ok') {
+  const state = { mode: initial };
   const cores = new Map<string, LimiterCore>();
   const names: string[] = [];
   const ns = {
@@ -20,22 +21,25 @@ function fakeNamespace(clock: { now: number }, mode: 'ok' | 'broken' | 'hang' = 
       const name = (id as unknown as { name: string }).name;
       names.push(name);
       const core = () => {
-        if (mode === 'broken') throw new Error('Durable Object reset because its code was updated.');
+        if (state.mode === 'broken') throw new Error('Durable Object reset because its code was updated.');
         let c = cores.get(name);
         return c ?? (cores.set(name, (c = new LimiterCore(lastConfig as LimiterConfig))), c);
       };
       let lastConfig: LimiterConfig | undefined;
       return {
         acquire: async (req: AcquireRequest) => {
-          if (mode === 'hang') return new Promise<never>(() => {});
+          if (state.mode === 'hang') return new Promise<never>(() => {});
           lastConfig = req.config;
           return core().acquire(structuredClone(req), clock.now);
         },
-        release: async (_c: LimiterConfig, returns: LeaseReturn[]) => core().release(returns, clock.now),
+        release: async (c: LimiterConfig, returns: LeaseReturn[], admitted?: AdmittedReport[]) => {
+          lastConfig = c;
+          core().release(returns, clock.now, admitted);
+        },
       };
     },
   } satisfies RateLimiterNamespaceLike;
-  return { ns, cores, names };
+  return { ns, cores, names, state };
 }
 
 const ctx = { waitUntil: (_p: Promise<unknown>) => {} };
@@ -198,6 +202,40 @@ describe('enforce', () => {
         }
       }
     }
+  });
+
+  it('counts what it let through while failing open once the limiter answers again', async () => {
+    const clock = { now: 0 };
+    const { ns, cores, state } = fakeNamespace(clock, 'broken');
+    const p = policy('late', {
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'cart' }],
+      limits: [{ requests: 5, window: '10s' }],
+    });
+    const policies = compilePolicies([p]).forRule('shop/cart', undefined);
+    const leases = new LeaseTable(100, () => clock.now);
+    const lines: object[] = [];
+    const pending: Promise<unknown>[] = [];
+    const run = () =>
+      enforce({
+        policies,
+        request: req(),
+        routeKey: 'shop/cart',
+        namespace: ns,
+        ctx: { waitUntil: (q) => void pending.push(q) },
+        now: clock.now,
+        leases,
+        log: (l) => lines.push(l),
+      });
+    for (let i = 0; i < 3; i++) expect((await run()).denied).toBeUndefined();
+    await Promise.all(pending);
+    expect(lines).toHaveLength(3);
+    state.mode = 'ok';
+    clock.now = 100;
+    // 3 let through uncounted + this one: 4 of 5; the fifth is allowed, the sixth denied.
+    expect(new Map((await run()).headers).get('RateLimit')).toBe('"late";r=1;t=10');
+    expect((await run()).denied).toBeUndefined();
+    expect((await run()).denied?.status).toBe(429);
+    expect([...cores.values()][0]!.logs[0]!.total).toBe(5);
   });
 
   it('counts nothing for a request another policy denies', async () => {

@@ -1,7 +1,7 @@
 /** Lease accounting: isolates serving from leased permits never exceed the limit together, and give back what they do not use. */
 import { describe, expect, it } from 'vitest';
 import { runRateLimitAccuracy } from '../../../bench/ratelimit.js';
-import { LeaseTable } from '../../../src/ratelimit/lease.js';
+import { LeaseTable, LimiterUnavailable } from '../../../src/ratelimit/lease.js';
 import { LimiterCore } from '../../../src/ratelimit/limiter.js';
 import type { AcquireRequest, LimiterConfig } from '../../../src/ratelimit.js';
 
@@ -132,6 +132,112 @@ describe('LeaseTable', () => {
         })
       ).allowed,
     ).toBe(true);
+  });
+});
+
+describe('LeaseTable: bursts at a cold key and failing open', () => {
+  const limit20: LimiterConfig = { algorithm: 'SlidingWindow', limits: [{ requests: 20, windowMs: 10_000 }], countDenied: false };
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+  it('answers everyone queued behind the first call with one batched call: exactly the limit of 100 concurrent', async () => {
+    const core = new LimiterCore(limit20);
+    const calls: AcquireRequest[] = [];
+    const acquire = async (req: AcquireRequest) => {
+      calls.push(structuredClone(req));
+      // A cold object: the first answer takes a while, long enough for the whole burst to queue.
+      await sleep(calls.length === 1 ? 30 : 1);
+      return core.acquire(req, 0);
+    };
+    const t = new LeaseTable(100, () => 0);
+    const results = await Promise.all(Array.from({ length: 100 }, () => t.take('k', limit20, 0, acquire, undefined, 1_500)));
+    expect(results.filter((r) => r.allowed)).toHaveLength(20);
+    expect(calls.map((c) => [c.need, c.partial ?? false])).toEqual([
+      [1, false],
+      [99, true],
+    ]);
+    expect(core.logs[0]!.total).toBe(20);
+    // Denials carry the time until a permit frees, and the next request is denied without a call.
+    expect(results.find((r) => !r.allowed)!.retryMs).toBeGreaterThan(9_000);
+    expect((await t.take('k', limit20, 1, acquire)).allowed).toBe(false);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('fails every request of a failed call, and reports the ones admitted anyway with the next call', async () => {
+    const core = new LimiterCore(limit20);
+    const calls: AcquireRequest[] = [];
+    let broken = true;
+    const acquire = async (req: AcquireRequest) => {
+      calls.push(structuredClone(req));
+      await sleep(1);
+      if (broken) throw new Error('Durable Object is overloaded. Too many requests queued.');
+      return core.acquire(req, 100);
+    };
+    const t = new LeaseTable(100, () => 100);
+    const settled = await Promise.allSettled(Array.from({ length: 5 }, () => t.take('k', limit20, 100, acquire, undefined, 1_500)));
+    const errors = settled.map((r) => (r.status === 'rejected' ? r.reason : undefined));
+    expect(errors.every((e) => e instanceof LimiterUnavailable && /overloaded/.test(e.message))).toBe(true);
+    // The gate served 4 of them (failOpen) and refused one for another reason: only the 4 are owed.
+    for (const e of errors.slice(0, 4)) (e as LimiterUnavailable).admit();
+    (errors[0] as LimiterUnavailable).admit(); // admitting twice counts once
+    expect(t.owed('k')).toBe(4);
+    broken = false;
+    expect((await t.take('k', limit20, 100, acquire, undefined, 1_500)).allowed).toBe(true);
+    expect(calls.at(-1)!.admitted).toEqual([{ n: 4, agoMs: 0 }]);
+    expect(t.owed('k')).toBe(0);
+    expect(core.logs[0]!.total).toBe(5);
+  });
+
+  it('keeps the admissions when the report fails, and sends them with the next call', async () => {
+    const t = new LeaseTable(100, () => 0);
+    const reports: unknown[] = [];
+    const release = (_returns: unknown[], admitted?: unknown[]) => {
+      reports.push(admitted);
+      return Promise.reject(new Error('still down'));
+    };
+    const failing = async (): Promise<never> => {
+      throw new Error('down');
+    };
+    const err = await t.take('k', limit20, 0, failing, release, 1_500).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LimiterUnavailable);
+    // Admitted with no call in flight: reported at once through release; that report fails, so it is kept.
+    (err as LimiterUnavailable).admit();
+    expect(reports).toEqual([[{ n: 1, agoMs: 0 }]]);
+    await sleep(1);
+    expect(t.owed('k')).toBe(1);
+    const core = new LimiterCore(limit20);
+    const calls: AcquireRequest[] = [];
+    const ok = await t.take('k', limit20, 0, async (req) => (calls.push(structuredClone(req)), core.acquire(req, 0)), release, 1_500);
+    expect(ok.allowed).toBe(true);
+    expect(calls[0]!.admitted).toEqual([{ n: 1, agoMs: 0 }]);
+    expect(t.owed('k')).toBe(0);
+    expect(core.logs[0]!.total - t.held('k', 0)).toBe(2);
+  });
+
+  it('fails open past the budget, and a request admitted meanwhile is counted by its call when it answers', async () => {
+    const core = new LimiterCore(limit20);
+    const calls: AcquireRequest[] = [];
+    const acquire = async (req: AcquireRequest) => {
+      calls.push(structuredClone(req));
+      await sleep(calls.length === 1 ? 100 : 160);
+      return core.acquire(req, 0);
+    };
+    const t = new LeaseTable(100, () => 0);
+    const first = t.take('k', limit20, 0, acquire, undefined, 200);
+    await sleep(10);
+    // Queued behind the first call, then sent alone at ~100 ms; its budget ends at ~210 ms, the answer comes at ~260.
+    const second = await t.take('k', limit20, 0, acquire, undefined, 200).catch((e: unknown) => e);
+    expect((await first).allowed).toBe(true);
+    expect(second).toBeInstanceOf(LimiterUnavailable);
+    expect((second as Error).message).toBe('rate limiter did not answer within 200 ms');
+    const pending = (second as LimiterUnavailable).pending;
+    expect(pending).toBeDefined();
+    (second as LimiterUnavailable).admit();
+    await pending;
+    // Its own call's permit covered it: nothing owed, nothing counted twice.
+    expect(calls).toHaveLength(2);
+    expect(t.owed('k')).toBe(0);
+    // Two requests served, two counted (the rest is a lease held locally).
+    expect(core.logs[0]!.total - t.held('k', 0)).toBe(2);
   });
 });
 

@@ -97,3 +97,52 @@ describe('LimiterCore', () => {
     expect(back.views(1_006)[0]!.resetMs).toBe(1);
   });
 });
+
+describe('LimiterCore batches and late counts', () => {
+  it('grants a batch from the only isolate on the key all that fits, and denies the rest', () => {
+    const core = new LimiterCore(sliding([[20, 10_000]]));
+    expect(core.acquire({ config: core.config, need: 1, want: 0, caller: 'a' }, 0).granted).toBe(1);
+    const batch = core.acquire({ config: core.config, need: 99, partial: true, want: 0, caller: 'a' }, 1);
+    expect(batch.granted).toBe(19);
+    expect(batch.retryMs).toBeGreaterThan(0);
+    expect(core.logs[0]!.total).toBe(20);
+    const after = core.acquire({ config: core.config, need: 5, partial: true, want: 0, caller: 'a' }, 2);
+    expect(after.granted).toBe(0);
+  });
+
+  it('caps a batch like a lease while isolates share the key; the rest asks again (retryMs 0)', () => {
+    const core = new LimiterCore(sliding([[100, 10_000]]));
+    core.acquire({ config: core.config, need: 1, want: 0, caller: 'b' }, 0);
+    const batch = core.acquire({ config: core.config, need: 50, partial: true, want: 0, caller: 'a' }, 1);
+    // 1 + SPEC_FRACTION of the limit.
+    expect(batch.granted).toBe(1 + SPEC_FRACTION * 100);
+    expect(batch.retryMs).toBe(0);
+    // Those extras count against the speculation room until a lease lifetime has passed.
+    expect(core.acquire({ config: core.config, need: 50, partial: true, want: 0, caller: 'a' }, 2).granted).toBe(1);
+    expect(core.acquire({ config: core.config, need: 50, partial: true, want: 0, caller: 'a' }, 2 + core.ttl).granted).toBe(6);
+    // An unknown caller is treated as sharing.
+    const anon = new LimiterCore(sliding([[100, 10_000]]));
+    expect(anon.acquire({ config: anon.config, need: 50, partial: true, want: 0 }, 0).granted).toBe(6);
+  });
+
+  it('counts fail-open admissions at the time they were let through, over the limit if need be', () => {
+    const core = new LimiterCore(sliding([[3, 1_000]]));
+    core.acquire({ config: core.config, need: 1, want: 0 }, 500);
+    // 4 let through 300 ms before this call was sent, while the object could not be reached.
+    const r = core.acquire({ config: core.config, need: 1, want: 0, sentAt: 1_000, admitted: [{ n: 4, agoMs: 300 }] }, 1_000);
+    expect(r.granted).toBe(0);
+    expect(core.logs[0]!.total).toBe(5);
+    // They leave the window 1 s after they were admitted (700), not after the report arrived.
+    expect(core.views(1_500)[0]!.remaining).toBe(0);
+    expect(core.views(1_700)[0]!.remaining).toBe(3);
+    // Reports too old to matter, or malformed, count nothing.
+    core.release([], 2_000, [
+      { n: 2, agoMs: 5_000 },
+      { n: -1, agoMs: 0 },
+      { n: Number.NaN, agoMs: 0 },
+    ]);
+    expect(core.views(2_000)[0]!.remaining).toBe(3);
+    core.release([], 2_000, [{ n: 2, agoMs: 0 }]);
+    expect(core.views(2_000)[0]!.remaining).toBe(1);
+  });
+});
