@@ -42,3 +42,41 @@ describe('rate-limited routes through the gateway', () => {
     expect(free.headers.get('ratelimit')).toBeNull();
   });
 });
+
+describe('ClientIP keys through the gateway', () => {
+  it('counts an IPv6 /64 as one client by default, and follows a policy prefix length', async () => {
+    const policy = (name: string, routeName: string, clientIP?: Record<string, number>) => ({
+      apiVersion: 'edgeway.dev/v1alpha1',
+      kind: 'RateLimitPolicy',
+      metadata: { name },
+      spec: {
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: routeName }],
+        limits: [{ requests: 2, window: '60s' }],
+        keys: [{ type: 'ClientIP' }],
+        ...(clientIP ? { clientIP } : {}),
+      },
+    });
+    await publish([
+      backend('blue', [endpoint('blue')]),
+      route('v6', { hostnames: ['v6.example.com'], rules: [{ backendRefs: [{ name: 'blue' }] }] }),
+      route('v4net', { hostnames: ['v4net.example.com'], rules: [{ backendRefs: [{ name: 'blue' }] }] }),
+      policy('per-64', 'v6'),
+      policy('per-24', 'v4net', { ipv4PrefixLength: 24, ipv6PrefixLength: 64 }),
+    ]);
+    const status = async (host: string, ip: string) => {
+      const res = await SELF.fetch(`http://${host}/`, { headers: { 'cf-connecting-ip': ip } });
+      await res.body?.cancel();
+      return res.status;
+    };
+    // Three addresses of one /64: the third is over the limit; the next /64 is another client.
+    expect(await status('v6.example.com', '2001:db8:77:1::1')).toBe(200);
+    expect(await status('v6.example.com', '2001:db8:77:1:ffff::2')).toBe(200);
+    expect(await status('v6.example.com', '2001:DB8:77:1::abcd')).toBe(429);
+    expect(await status('v6.example.com', '2001:db8:77:2::1')).toBe(200);
+    // IPv4-mapped IPv6 is the IPv4 client; /24 groups neighbours.
+    expect(await status('v4net.example.com', '::ffff:203.0.113.5')).toBe(200);
+    expect(await status('v4net.example.com', '203.0.113.200')).toBe(200);
+    expect(await status('v4net.example.com', '203.0.113.9')).toBe(429);
+    expect(await status('v4net.example.com', '203.0.114.9')).toBe(200);
+  });
+});
