@@ -6,7 +6,7 @@ import { compilePolicies } from '../../src/ratelimit/compile.js';
 import type { RateLimiterDO } from '../../src/ratelimit/durable-object.js';
 import { enforce, objectName } from '../../src/ratelimit/gate.js';
 import { LeaseTable } from '../../src/ratelimit/lease.js';
-import { RateLimitPolicy } from '../../src/schema.js';
+import { RateLimitPolicy } from '../../src/schema/ratelimitpolicy.js';
 import { backend, endpoint, publish, route } from './helpers.js';
 
 const LIMIT = 20;

@@ -5,7 +5,7 @@ import { buildPipeline, compose, pipelineFor, STAGES } from '../../../src/app/pi
 import { accessFields, accessLine } from '../../../src/app/stages/access-log.js';
 import { rateLimit } from '../../../src/app/stages/ratelimit.js';
 import { IsolateHealth } from '../../../src/health/registry.js';
-import { Snapshot } from '../../../src/schema.js';
+import { Snapshot } from '../../../src/schema/snapshot.js';
 import { compileTable } from '../../../src/table/compile.js';
 
 const snapshot = (extra: Record<string, unknown> = {}) =>

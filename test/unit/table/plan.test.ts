@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Snapshot } from '../../../src/schema.js';
+import { Snapshot } from '../../../src/schema/snapshot.js';
 import { compileTable } from '../../../src/table/compile.js';
 import { DEFAULT_BACKEND_REQUEST_MS, DEFAULT_RETRY_CODES } from '../../../src/table/plan.js';
 
