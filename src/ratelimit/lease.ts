@@ -305,7 +305,7 @@ export class LeaseTable {
       message,
       () => {
         w.admittedAt = this.clock();
-        // Its call is still out: that answer counts it (or, past the budget, the call is given up and it is owed).
+        // Its call is still out (or was given up but may answer late): that answer counts it; otherwise it is owed.
         if (w.inCall) w.admitted = true;
         else if (w.givenUp && !w.givenUp.closed) {
           w.admitted = true;
@@ -318,8 +318,8 @@ export class LeaseTable {
 
   /**
    * Asks the object for a permit. Requests that find a call in flight for their key queue behind it and go together
-   * in the next call, one permit each (`partial`: the object grants what fits and the rest are denied), so a burst at
-   * a cold key costs two round trips and is counted exactly. Never a second call alongside the one in flight: every
+   * in the next call, one permit each (`partial`: the object grants what fits, the rest is denied or, on a key other
+   * isolates use too, asks again), so a burst at a cold key costs two round trips and is counted exactly. Never a second call alongside the one in flight: every
    * parallel call carries permits that the object counts while they are still on their way here.
    *
    * `budgetMs` bounds the whole wait (queue and call); past it, or when the call fails, the request gets a
