@@ -197,3 +197,29 @@ describe('the access-log line', () => {
     expect(accessLine(at, bare, 200, 0)).toBe(JSON.stringify({ at, ...accessFields(bare, 200, 0) }));
   });
 });
+
+describe('the match stage', () => {
+  it('still matches on query parameters when a rule asks for them', async () => {
+    const table = compileTable(
+      snapshot({
+        routes: [
+          {
+            apiVersion: 'gateway.networking.k8s.io/v1',
+            kind: 'HTTPRoute',
+            metadata: { name: 'q' },
+            spec: {
+              rules: [
+                { name: 'beta', matches: [{ queryParams: [{ name: 'beta', value: '1' }] }], backendRefs: [{ name: 'b' }] },
+                { name: 'rest', backendRefs: [{ name: 'b' }] },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    const { d, lines } = deps();
+    await serveRequest(new Request('http://any.example.com/x?beta=1'), table, d);
+    await serveRequest(new Request('http://any.example.com/x?beta=2'), table, d);
+    expect(lines.filter((l) => l.msg === 'request').map((l) => l.route)).toEqual(['default/q/beta', 'default/q/rest']);
+  });
+});
