@@ -10,6 +10,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import type { ReportedEndpoint } from '../admin/api.js';
+import { objectKey } from '../schema/keys.js';
 import { backoffDelay } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import {
@@ -300,7 +301,7 @@ export class Agent {
 
   /** Logs each refusal once (again only if its reason or message changes), counts it, and exports the current set. */
   private recordRefusals(refused: Refusal[]) {
-    const next = new Map(refused.map((r) => [`${r.kind} ${r.namespace}/${r.name}`, r]));
+    const next = new Map(refused.map((r) => [`${r.kind} ${objectKey(r.namespace, r.name)}`, r]));
     for (const [id, r] of next) {
       const prev = this.refusals.get(id);
       if (prev && prev.reason === r.reason && prev.message === r.message) continue;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ReportedEndpoint } from '../admin/api.js';
 import { Endpoint } from '../schema/backend.js';
 import { Hostname, Namespace, ObjectName } from '../schema/common.js';
-import { refKey, reportedEndpointKey } from '../schema/keys.js';
+import { objectKey, refKey, reportedEndpointKey } from '../schema/keys.js';
 
 export const ANNOTATION = {
   backend: 'edgeway.dev/backend',
@@ -303,7 +303,7 @@ function sourcesOf(view: ClusterView, opts: DesiredOptions): Source[] {
   return out.sort((a, b) => idOf(a).localeCompare(idOf(b)));
 }
 
-const idOf = (s: { kind: string; namespace: string; name: string }) => `${s.kind} ${s.namespace}/${s.name}`;
+const idOf = (s: { kind: string; namespace: string; name: string }) => `${s.kind} ${objectKey(s.namespace, s.name)}`;
 
 interface Claim {
   backend: { namespace: string; name: string };

@@ -1,5 +1,6 @@
 /** `validate`'s zone check: routes that keep the client's Host need endpoint hostnames inside the Worker's zones. */
 import { existsSync, readFileSync } from 'node:fs';
+import { refKey, resourceKey } from '../schema/keys.js';
 import { isEdgewayBackendRef } from '../schema/references.js';
 import type { Resource } from '../schema/snapshot.js';
 import type { ReferenceIssue } from '../schema/references.js';
@@ -63,7 +64,7 @@ export function zoneIssues(resources: readonly (Resource | undefined)[], zones: 
   if (!zones.length) return [];
   const backends = new Map<string, { index: number; backend: Extract<Resource, { kind: 'Backend' }> }>();
   resources.forEach((r, index) => {
-    if (r?.kind === 'Backend') backends.set(`${r.metadata.namespace}/${r.metadata.name}`, { index, backend: r });
+    if (r?.kind === 'Backend') backends.set(resourceKey(r), { index, backend: r });
   });
   // Backend id -> routes that reach it keeping the client's Host.
   const keptBy = new Map<string, Set<string>>();
@@ -82,14 +83,14 @@ export function zoneIssues(resources: readonly (Resource | undefined)[], zones: 
   };
   for (const r of resources) {
     if (r?.kind !== 'HTTPRoute' || !r.spec.hostnames?.length) continue; // no hostnames: the endpoint's own host is sent
-    const routeId = `${r.metadata.namespace}/${r.metadata.name}`;
+    const routeId = resourceKey(r);
     for (const rule of r.spec.rules) {
       const ruleRewrites = (rule.filters ?? []).some((f) => f.type === 'URLRewrite' && f.urlRewrite.hostname);
       if (ruleRewrites) continue;
       for (const ref of rule.backendRefs ?? []) {
         if (!isEdgewayBackendRef(ref)) continue;
         if ((ref.filters ?? []).some((f) => f.type === 'URLRewrite' && f.urlRewrite.hostname)) continue;
-        reach(`${ref.namespace ?? r.metadata.namespace}/${ref.name}`, routeId);
+        reach(refKey(ref, r.metadata.namespace), routeId);
       }
     }
   }

@@ -1,6 +1,7 @@
 /** Compiles RateLimitPolicies once per routing-table version into a per-rule lookup. */
 import type { CompiledPolicy, PolicyIndex } from '../ratelimit.js';
 import { parseDuration } from '../schema/duration.js';
+import { objectKey, resourceKey } from '../schema/keys.js';
 import type { RateLimitPolicy } from '../schema/ratelimitpolicy.js';
 import { limitNames } from './headers.js';
 
@@ -13,7 +14,7 @@ interface Target {
 function compileOne(p: RateLimitPolicy): CompiledPolicy {
   const s = p.spec;
   return {
-    id: `${p.metadata.namespace}/${p.metadata.name}`,
+    id: resourceKey(p),
     config: {
       algorithm: s.algorithm,
       limits: s.limits.map((l) => ({ requests: l.requests, windowMs: parseDuration(l.window) })),
@@ -38,7 +39,7 @@ export function compilePolicies(policies: RateLimitPolicy[]): PolicyIndex {
     const base = compileOne(p);
     const perRoute = new Map<string, Target>();
     for (const ref of p.spec.targetRefs) {
-      const routeKey = `${p.metadata.namespace}/${ref.name}`;
+      const routeKey = objectKey(p.metadata.namespace, ref.name);
       let t = perRoute.get(routeKey);
       if (!t) {
         t = { base, whole: false, sections: new Set() };

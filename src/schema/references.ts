@@ -1,4 +1,5 @@
 /** Checks that span documents: duplicate names, backendRefs and targetRefs that point nowhere, unreachable endpoint URLs. */
+import { objectKey, resourceKey } from './keys.js';
 import { SECURITY_POLICY_ENFORCED } from './securitypolicy.js';
 import type { Resource } from './snapshot.js';
 
@@ -25,14 +26,14 @@ export function checkReferences(resources: Resource[]): ReferenceIssue[] {
   // SecurityPolicy attachment: one policy per route and per rule (a rule's policy replaces the route's for that rule).
   const securityTargets = new Map<string, string>();
   resources.forEach((r, index) => {
-    const id = `${r.kind} ${r.metadata.namespace}/${r.metadata.name}`;
+    const id = `${r.kind} ${resourceKey(r)}`;
     const first = seen.get(id);
     if (first !== undefined)
       issues.push({ index, path: ['metadata', 'name'], message: `duplicate ${id} (also document ${first + 1})`, severity: 'error' });
     else seen.set(id, index);
-    if (r.kind === 'Backend') backends.add(`${r.metadata.namespace}/${r.metadata.name}`);
+    if (r.kind === 'Backend') backends.add(resourceKey(r));
     if (r.kind === 'HTTPRoute')
-      routes.set(`${r.metadata.namespace}/${r.metadata.name}`, new Set(r.spec.rules.flatMap((rule) => (rule.name ? [rule.name] : []))));
+      routes.set(resourceKey(r), new Set(r.spec.rules.flatMap((rule) => (rule.name ? [rule.name] : []))));
   });
 
   resources.forEach((r, index) => {
@@ -76,7 +77,7 @@ export function checkReferences(resources: Resource[]): ReferenceIssue[] {
     }
     if (r.kind === 'RateLimitPolicy' || r.kind === 'SecurityPolicy') {
       r.spec.targetRefs.forEach((t, ti) => {
-        const rules = routes.get(`${r.metadata.namespace}/${t.name}`);
+        const rules = routes.get(objectKey(r.metadata.namespace, t.name));
         if (!rules)
           issues.push({ index, path: ['spec', 'targetRefs', ti, 'name'], message: `HTTPRoute ${r.metadata.namespace}/${t.name} is not defined`, severity: 'error' });
         else if (t.sectionName && !rules.has(t.sectionName))

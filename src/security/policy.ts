@@ -4,6 +4,7 @@
  * upstream request must gain and lose.
  */
 import type { SecurityPolicy } from '../schema.js';
+import { objectKey, resourceKey } from '../schema/keys.js';
 import { compileApiKeyAuth, type CompiledApiKeyAuth } from './apikey.js';
 import { compileAuthorization, type CompiledAuthorization } from './authorization.js';
 import { applyCorsDecoration, compileCors, type CompiledCors, type CorsDecoration } from './cors.js';
@@ -88,7 +89,7 @@ interface Parts {
 function compileParts(p: SecurityPolicy, deps: SecurityDeps): Parts {
   const s = p.spec;
   return {
-    id: `${p.metadata.namespace}/${p.metadata.name}`,
+    id: resourceKey(p),
     ...(s.cors ? { cors: compileCors(s.cors) } : {}),
     ...(s.jwt ? { jwt: compileJwt(s.jwt, deps) } : {}),
     ...(s.apiKeyAuth ? { apiKey: compileApiKeyAuth(s.apiKeyAuth) } : {}),
@@ -102,7 +103,7 @@ export function compileSecurityPolicy(p: SecurityPolicy, deps: SecurityDeps = {}
   try {
     parts = compileParts(p, deps);
   } catch (err) {
-    const policy = `${p.metadata.namespace}/${p.metadata.name}`;
+    const policy = resourceKey(p);
     deps.log?.({ level: 'error', msg: 'security.compile_failed', policy, error: (err as Error).message });
     return async (_req, ctx) => ({
       action: 'respond',
@@ -266,7 +267,7 @@ export function compileSecurityPolicies(policies: SecurityPolicy[], deps: Securi
   for (const p of policies) {
     const compiled = compileSecurityPolicy(p, deps);
     for (const ref of p.spec.targetRefs) {
-      const routeKey = `${p.metadata.namespace}/${ref.name}`;
+      const routeKey = objectKey(p.metadata.namespace, ref.name);
       if (ref.sectionName === undefined) {
         if (!whole.has(routeKey)) whole.set(routeKey, compiled);
       } else {
