@@ -22,6 +22,10 @@ export interface EnforceArgs {
   timeoutMs?: number;
   /** Per-isolate lease table (default: one shared by the isolate). */
   leases?: LeaseTable;
+  /** Put in every refusal body, so a client can quote it and an operator find the log line. */
+  requestId?: string;
+  /** Refusal bodies name the route and policy only with debug on (DEBUG_HEADERS): they are internal names. */
+  debug?: boolean;
 }
 
 export interface EnforceResult {
@@ -101,13 +105,17 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
   const leases = args.leases ?? isolateLeases;
   const budgetMs = args.timeoutMs ?? DEFAULT_BUDGET_MS;
   const waitUntil = (p: Promise<unknown>) => ctx.waitUntil(p);
+  const refusalFields = (policy: string) => ({
+    ...(args.debug ? { route: routeKey, policy } : {}),
+    ...(args.requestId ? { requestId: args.requestId } : {}),
+  });
 
   const jobs: { p: CompiledPolicy; key: string }[] = [];
   for (const p of policies) {
     const k = deriveKey(p.keys, request.headers, routeKey, p.section, p.clientIP);
     if (k.missing && p.missingKey === 'Deny')
       return {
-        denied: json(401, { error: 'missing_rate_limit_key', route: routeKey, policy: p.id, missing: k.missing }),
+        denied: json(401, { error: 'missing_rate_limit_key', missing: k.missing, ...refusalFields(p.id) }),
         headers: [],
       };
     jobs.push({ p, key: k.key });
@@ -161,7 +169,7 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
     for (const o of outcomes) if ('r' in o && o.r.allowed) o.r.refund(now);
   }
   if (unavailable) {
-    return { denied: json(503, { error: 'rate_limiter_unavailable', route: routeKey, policy: unavailable.id }), headers: [] };
+    return { denied: json(503, { error: 'rate_limiter_unavailable', ...refusalFields(unavailable.id) }), headers: [] };
   }
   // Served although a limiter failed (failOpen): the request still takes its share of the quota, counted late.
   if (!anyDenied) for (const o of outcomes) if ('err' in o && o.err instanceof LimiterUnavailable) o.err.admit();
@@ -172,7 +180,7 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
     for (const o of outcomes) if ('r' in o && !o.r.allowed) retryMs = Math.max(retryMs, o.r.retryMs);
     const retryAfter = Math.max(1, top.resetSeconds, toSeconds(retryMs));
     const all: [string, string][] = [['Retry-After', String(retryAfter)], ...headers];
-    return { denied: json(429, { error: 'rate_limited', route: routeKey, policy: top.policy, retryAfter }, all), headers: all };
+    return { denied: json(429, { error: 'rate_limited', retryAfter, ...refusalFields(top.policy) }, all), headers: all };
   }
   return { headers };
 }

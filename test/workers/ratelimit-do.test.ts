@@ -126,6 +126,7 @@ describe('enforce with the RATE_LIMITER binding', () => {
         now: Date.now(),
         leases,
         timeoutMs: 2_000,
+        debug: true,
       });
     const first = await run();
     expect(first.denied).toBeUndefined();

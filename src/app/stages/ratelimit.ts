@@ -31,6 +31,8 @@ export const rateLimit: Stage = {
             ctx: { waitUntil: deps.waitUntil },
             now: deps.now(),
             log: (line) => deps.log({ route: served.route, requestId, ...line }),
+            requestId,
+            debug: deps.debugHeaders,
           });
           if (limit.denied) {
             served.error = 'rate_limited';

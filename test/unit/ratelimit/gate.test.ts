@@ -98,7 +98,26 @@ describe('enforce', () => {
     const t = Number(/t=(\d+)/.exec(c.denied!.headers.get('ratelimit')!)![1]);
     expect(retryAfter).toBeGreaterThanOrEqual(t);
     expect(c.denied!.headers.get('ratelimit')).toMatch(/^"api\/1s";r=0;t=1$/);
-    expect(await c.denied!.json()).toEqual({ error: 'rate_limited', route: 'shop/cart', policy: 'shop/api', retryAfter });
+    // Internal names only with debug on; the request id always, so the client can quote it.
+    expect(await c.denied!.json()).toEqual({ error: 'rate_limited', retryAfter });
+    const debug = await enforce({
+      policies,
+      request: req(),
+      routeKey: 'shop/cart',
+      namespace: ns,
+      ctx,
+      now: clock.now,
+      leases,
+      requestId: 'r-1',
+      debug: true,
+    });
+    expect(await debug.denied!.json()).toEqual({
+      error: 'rate_limited',
+      route: 'shop/cart',
+      policy: 'shop/api',
+      retryAfter,
+      requestId: 'r-1',
+    });
     // After the 1s window the 1m limit (3) is the one that bites.
     clock.now += 1_000;
     expect(
@@ -148,8 +167,6 @@ describe('enforce', () => {
     expect(denied.denied?.status).toBe(401);
     expect(await denied.denied!.json()).toEqual({
       error: 'missing_rate_limit_key',
-      route: 'shop/cart',
-      policy: 'shop/k',
       missing: 'header "x-api-key"',
     });
     const fallback = await enforce({
@@ -198,7 +215,7 @@ describe('enforce', () => {
         if (failOpen) expect(r.denied).toBeUndefined();
         else {
           expect(r.denied?.status).toBe(503);
-          expect(await r.denied!.json()).toEqual({ error: 'rate_limiter_unavailable', route: 'shop/cart', policy: 'shop/f' });
+          expect(await r.denied!.json()).toEqual({ error: 'rate_limiter_unavailable' });
         }
       }
     }
