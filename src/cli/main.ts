@@ -1,7 +1,8 @@
-/** Edgeway CLI entry (Node only): validate, build, schema, dev and demo. */
+/** Edgeway CLI entry (Node only): validate, build, schema, dev, demo and dns. */
 import { parseArgs } from 'node:util';
 import { build } from './build.js';
 import { compilePaths, formatDiagnostic, summarize, type CompileResult } from './compile.js';
+import { DNS_USAGE } from './dns.js';
 import { SCHEMA_FILE, syncJsonSchema } from './json-schema.js';
 import type { Out } from './out.js';
 
@@ -19,7 +20,7 @@ const USAGE = `usage: edgeway <command> [options]
                                      run the gateway locally; route edits are re-validated and published live;
                                      bindings from .dev.vars (next to wrangler.toml) and --var, as wrangler dev
   demo [--var NAME:VALUE]...         stand-in clusters + the dev gateway on 127.0.0.1:8787 (what npm start runs)
-`;
+${DNS_USAGE}`;
 
 export type { Out };
 const console_: Out = { log: (l) => console.log(l), error: (l) => console.error(l) };
@@ -105,6 +106,10 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
         const { values } = parseArgs({ args: rest, options: { var: { type: 'string', multiple: true, default: [] } } });
         const { runDemo } = await import('./demo.js');
         return await runDemo(out, { vars: values.var });
+      }
+      case 'dns': {
+        const { dnsCommand } = await import('./dns.js');
+        return await dnsCommand(rest, out);
       }
       case 'hash-key': {
         const { hashKeyCommand, readStdin } = await import('./hash-key.js');
