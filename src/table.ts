@@ -108,6 +108,8 @@ export interface BackendPlan {
   overprovisioningFactor: number;
   /** Endpoint URLs parsed once, by endpoint index. */
   origins: readonly EndpointOrigin[];
+  /** circuitBreaker (defaults applied): in-flight limit per endpoint per isolate, and the Retry-After cap (0: ignored). */
+  breaker: { maxRequests: number; maxRetryAfterMs: number };
 }
 
 export interface EndpointOrigin {
@@ -118,4 +120,10 @@ export interface EndpointOrigin {
   /** "" for the scheme's default port. */
   port: string;
   origin: string;
+}
+
+/** One key/value the table writers put into KV, in write order (`wrangler kv bulk put` entries have this shape). */
+export interface KvEntry {
+  key: string;
+  value: string;
 }

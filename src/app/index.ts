@@ -9,6 +9,7 @@ import { IsolateHealth } from '../health/registry.js';
 import { RetryBudget } from '../health/retry.js';
 import { TableCache } from '../table/cache.js';
 import { devFetch } from '../proxy/dev-fetch.js';
+import { requestHostFromHeader } from '../routing/hostname.js';
 import { pathPolicyFrom, type PathPolicy } from '../routing/normalize.js';
 import { serveRequest } from './gateway.js';
 
@@ -27,10 +28,11 @@ export const refreshTableNow = (env: Env) => tables.refresh(env.ROUTES, Date.now
 /** This isolate's health registry (tests inspect and reset it). */
 export const isolateHealth = health;
 
-const loadTable = (env: Env, ctx: { waitUntil(p: Promise<unknown>): void }) => {
+/** `host` picks the shard of a sharded table (src/table/shard.ts); without it a sharded table is its index alone. */
+const loadTable = (env: Env, ctx: { waitUntil(p: Promise<unknown>): void }, host?: string) => {
   const refreshMs = Number(env.TABLE_REFRESH_SECONDS ?? '5') * 1000;
   tables.setRefreshMs(refreshMs);
-  return tables.get(env.ROUTES, Date.now(), (p) => ctx.waitUntil(p));
+  return tables.get(env.ROUTES, Date.now(), (p) => ctx.waitUntil(p), host);
 };
 
 app.get('/_edgeway/health', async (c) => {
@@ -45,7 +47,8 @@ app.get('/_edgeway/health', async (c) => {
 app.route(ADMIN_BASE_PATH, adminApp);
 
 app.all('*', async (c) => {
-  const table = await loadTable(c.env, c.executionCtx);
+  // The same host the normalise stage matches on; a malformed one is refused there, whatever shard it picked here.
+  const table = await loadTable(c.env, c.executionCtx, requestHostFromHeader(c.req.header('host') ?? new URL(c.req.url).host));
   const ctx = c.executionCtx;
   const { env } = c;
   const settings = settingsOf(env);

@@ -1,7 +1,7 @@
 /** The one validation pipeline: resources and snapshots through the strict zod contract, issues as located messages. */
 import type { z } from 'zod';
 import { checkReferences } from './references.js';
-import { RESOURCE_KINDS, Resource, Snapshot } from './snapshot.js';
+import { RESOURCE_KINDS, Resource, Snapshot, TableIndex, TableShard } from './snapshot.js';
 
 export type PathSeg = string | number;
 
@@ -149,4 +149,24 @@ export function validateResources(
 export function validateSnapshot(raw: unknown): { ok: true; snapshot: Snapshot } | { ok: false; issues: LocatedIssue[] } {
   const r = Snapshot.safeParse(raw);
   return r.success ? { ok: true, snapshot: r.data } : { ok: false, issues: locateIssues(r.error.issues) };
+}
+
+/**
+ * What the pointer names, as the Worker reads it: a whole snapshot, or the index of a sharded table (it has
+ * `sharding`). Both through their strict schema.
+ */
+export function validateTableRoot(
+  raw: unknown,
+): { ok: true; snapshot: Snapshot } | { ok: true; index: TableIndex } | { ok: false; issues: LocatedIssue[] } {
+  if (isPlainObject(raw) && 'sharding' in raw) {
+    const r = TableIndex.safeParse(raw);
+    return r.success ? { ok: true, index: r.data } : { ok: false, issues: locateIssues(r.error.issues) };
+  }
+  return validateSnapshot(raw);
+}
+
+/** One shard of a sharded table: the same strict schema for its routes and Backends. */
+export function validateShard(raw: unknown): { ok: true; shard: TableShard } | { ok: false; issues: LocatedIssue[] } {
+  const r = TableShard.safeParse(raw);
+  return r.success ? { ok: true, shard: r.data } : { ok: false, issues: locateIssues(r.error.issues) };
 }
