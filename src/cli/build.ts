@@ -1,4 +1,7 @@
-/** `edgeway build`: compiles route files into kv-seed/snapshot.json, the `wrangler kv bulk put` file. */
+/**
+ * `edgeway build`: compiles route files into kv-seed/snapshot.json, the `wrangler kv bulk put` file; with a wrangler
+ * environment (`--env staging`), into kv-seed/<env>/snapshot.json, so each environment's seed keeps its own versions.
+ */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KV_POINTER_KEY, Snapshot, SnapshotPointer, snapshotKey, toSnapshot, type Resource } from '../schema/snapshot.js';
@@ -91,8 +94,16 @@ export interface BuildResult {
   file: string;
 }
 
-export async function build(options: { routes: string[]; outDir: string; now?: () => string }): Promise<BuildResult> {
-  const file = path.join(options.outDir, SEED_FILE);
+/** Where the seed of an environment goes: `<outDir>/snapshot.json` for production, `<outDir>/<env>/snapshot.json` else. */
+export const seedFile = (outDir: string, env?: string): string =>
+  env === undefined ? path.join(outDir, SEED_FILE) : path.join(outDir, env, SEED_FILE);
+
+/** The command that loads a seed into an environment's ROUTES namespace. */
+export const bulkPutCommand = (file: string, env?: string): string =>
+  `npx wrangler kv bulk put ${file} --binding ROUTES${env === undefined ? '' : ` --env ${env}`}`;
+
+export async function build(options: { routes: string[]; outDir: string; env?: string; now?: () => string }): Promise<BuildResult> {
+  const file = seedFile(options.outDir, options.env);
   const compile = await compilePaths(options.routes);
   if (compile.errors > 0) return { compile, file };
   let previous: ReturnType<typeof parseSeed>;

@@ -41,6 +41,8 @@ export interface DevGatewayOptions {
   /** Worker entry, default src/index.ts; wrangler config, default wrangler.toml (both relative to the cwd). */
   entry?: string;
   config?: string;
+  /** A wrangler environment (`[env.<name>]`): its [vars] and bindings instead of the top level's (production). */
+  env?: string;
   cf?: Record<string, unknown>;
 }
 
@@ -78,10 +80,13 @@ interface WranglerBits {
   durableObjects: Record<string, { className: string; useSQLite?: boolean }>;
 }
 
-/** The parts of wrangler.toml the dev gateway mirrors; durable objects may not exist yet, and that is fine. */
-export async function readWranglerConfig(configPath: string): Promise<WranglerBits> {
+/**
+ * The parts of wrangler.toml the dev gateway mirrors, for one environment (undefined: the top level), resolved by
+ * wrangler's own rules; durable objects may not exist yet, and that is fine.
+ */
+export async function readWranglerConfig(configPath: string, env?: string): Promise<WranglerBits> {
   const { unstable_readConfig } = await import('wrangler');
-  const c = unstable_readConfig({ config: configPath });
+  const c = unstable_readConfig({ config: configPath, env });
   const sqlite = new Set((c.migrations ?? []).flatMap((m: { new_sqlite_classes?: string[] }) => m.new_sqlite_classes ?? []));
   const durableObjects: WranglerBits['durableObjects'] = {};
   for (const b of c.durable_objects?.bindings ?? []) {
@@ -173,7 +178,7 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
     initial = result.resources;
   }
 
-  const wrangler = await readWranglerConfig(options.config ?? 'wrangler.toml');
+  const wrangler = await readWranglerConfig(options.config ?? 'wrangler.toml', options.env);
   const bundle = await bundleWorker(options.entry ?? 'src/index.ts');
   let allowed = new Set(endpointHosts(initial));
   const host = options.host ?? '127.0.0.1';

@@ -58,9 +58,21 @@ export function parseDevVars(text: string, file: string): DevVars {
   return { vars, problems };
 }
 
-/** `.dev.vars` next to the wrangler config, as `wrangler dev` looks for it. Missing is fine; unreadable is a problem. */
-export async function loadDevVars(configPath = 'wrangler.toml'): Promise<DevVars & { file?: string }> {
+/**
+ * `.dev.vars` next to the wrangler config, as `wrangler dev` looks for it; with an environment, `.dev.vars.<env>`
+ * instead when that file exists (wrangler dev --env reads one or the other, never both). Missing is fine; unreadable
+ * is a problem.
+ */
+export async function loadDevVars(configPath = 'wrangler.toml', env?: string): Promise<DevVars & { file?: string }> {
   const file = path.join(path.dirname(configPath), '.dev.vars');
+  if (env !== undefined) {
+    const forEnv = await loadDevVarsFile(`${file}.${env}`);
+    if (forEnv.file !== undefined || forEnv.problems.length) return forEnv;
+  }
+  return loadDevVarsFile(file);
+}
+
+async function loadDevVarsFile(file: string): Promise<DevVars & { file?: string }> {
   let size: number;
   try {
     const s = await stat(file);

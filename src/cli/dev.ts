@@ -8,15 +8,17 @@ import type { Out } from './out.js';
 const MIN_ADMIN_TOKEN_LENGTH = 16;
 
 /**
- * Bindings from `.dev.vars` (next to wrangler.toml, as `wrangler dev` reads it) with `--var NAME:VALUE` flags on
- * top. Names are printed, values never. Undefined (after printing why) when a flag is malformed.
+ * Bindings from `.dev.vars` (next to wrangler.toml, as `wrangler dev` reads it; `.dev.vars.<env>` instead when an
+ * environment is given and that file exists) with `--var NAME:VALUE` flags on top. Names are printed, values never.
+ * Undefined (after printing why) when a flag is malformed.
  */
 export async function localBindings(
   varFlags: readonly string[],
   out: Out,
   configPath = 'wrangler.toml',
+  env?: string,
 ): Promise<Record<string, string> | undefined> {
-  const file = await loadDevVars(configPath);
+  const file = await loadDevVars(configPath, env);
   for (const p of file.problems) out.error(`warning: ${p}`);
   const flags = parseVarFlags(varFlags);
   for (const p of flags.problems) out.error(p);
@@ -55,7 +57,7 @@ export function reportReload(e: ReloadEvent, out: Out): void {
 
 /** Starts the gateway, printing located errors instead of starting when the routes are broken. */
 export async function startReporting(
-  options: { routesDir: string; port: number; host: string; bindings?: Record<string, string> },
+  options: { routesDir: string; port: number; host: string; bindings?: Record<string, string>; env?: string },
   out: Out,
 ): Promise<DevGateway | undefined> {
   try {
@@ -69,15 +71,16 @@ export async function startReporting(
 }
 
 export async function runDev(
-  options: { routesDir: string; port: number; host: string; vars?: readonly string[] },
+  options: { routesDir: string; port: number; host: string; vars?: readonly string[]; env?: string },
   out: Out,
 ): Promise<number> {
   const { vars: varFlags = [], ...rest } = options;
-  const bindings = await localBindings(varFlags, out);
+  const bindings = await localBindings(varFlags, out, 'wrangler.toml', options.env);
   if (!bindings) return 1;
   const gw = await startReporting({ ...rest, bindings }, out);
   if (!gw) return 1;
-  out.log(`edgeway dev: gateway on ${gw.url} serving ${options.routesDir}/ as table v${gw.version()}`);
+  const env = options.env === undefined ? '' : ` with [env.${options.env}]'s bindings`;
+  out.log(`edgeway dev: gateway on ${gw.url}${env} serving ${options.routesDir}/ as table v${gw.version()}`);
   out.log(`  edits to ${options.routesDir}/ are validated and published live; Ctrl-C stops`);
   await untilSignal();
   await gw.dispose();

@@ -1,6 +1,6 @@
 /** Edgeway CLI entry (Node only): validate, build, schema, dev, demo and dns. */
 import { parseArgs } from 'node:util';
-import { build } from './build.js';
+import { build, bulkPutCommand } from './build.js';
 import { compilePaths, formatDiagnostic, summarize, type CompileResult } from './compile.js';
 import { DNS_USAGE } from './dns.js';
 import { SCHEMA_FILE, syncJsonSchema } from './json-schema.js';
@@ -13,12 +13,18 @@ const USAGE = `usage: edgeway <command> [options]
                                      --strict: warnings fail the check too (for CI)
                                      --zone: the Worker's zone (also read from wrangler.toml routes' zone_name);
                                      warns about endpoints outside it that routes reach keeping the client Host
-  build [--routes DIR] [--out DIR]   validate, then write DIR/snapshot.json for \`wrangler kv bulk put\`
+  build [--routes DIR] [--out DIR] [--env NAME]
+                                     validate, then write DIR/snapshot.json for \`wrangler kv bulk put\`;
+                                     --env: a wrangler.toml environment (staging), written to DIR/NAME/snapshot.json
+  environments                       list wrangler.toml's environments (production, then each [env.NAME]), one a
+                                     line; exit 1 if one lacks a binding wrangler does not inherit, or shares
+                                     another's KV namespace or EDGEWAY_AUDIENCE
   schema [--check]                   regenerate ${SCHEMA_FILE} (--check: exit 1 if it is stale)
   hash-key                           print sha256:<hex> of the API key on stdin (SecurityPolicy apiKeyAuth.keyHashes)
-  dev [--routes DIR] [--port N] [--host H] [--var NAME:VALUE]...
+  dev [--routes DIR] [--port N] [--host H] [--env NAME] [--var NAME:VALUE]...
                                      run the gateway locally; route edits are re-validated and published live;
-                                     bindings from .dev.vars (next to wrangler.toml) and --var, as wrangler dev
+                                     bindings from .dev.vars (next to wrangler.toml) and --var, as wrangler dev;
+                                     --env: that wrangler.toml environment's [vars], and .dev.vars.NAME if present
   demo [--var NAME:VALUE]...         stand-in clusters + the dev gateway on 127.0.0.1:8787 (what npm start runs)
 ${DNS_USAGE}`;
 
@@ -60,9 +66,15 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
       case 'build': {
         const { values } = parseArgs({
           args: rest,
-          options: { routes: { type: 'string', default: 'routes' }, out: { type: 'string', default: 'kv-seed' } },
+          options: {
+            routes: { type: 'string', default: 'routes' },
+            out: { type: 'string', default: 'kv-seed' },
+            env: { type: 'string' },
+          },
         });
-        const result = await build({ routes: [values.routes], outDir: values.out });
+        const { resolveEnvironmentFlag } = await import('./environments.js');
+        const env = await resolveEnvironmentFlag(values.env);
+        const result = await build({ routes: [values.routes], outDir: values.out, env });
         printDiagnostics(result.compile, out, true);
         if (!result.plan) {
           out.error(`${summarize(result.compile)}; nothing written`);
@@ -72,7 +84,17 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
         const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
         const counts = `${n(snapshot.routes.length, 'route', 'routes')}, ${n(snapshot.backends.length, 'backend', 'backends')}, ${n(snapshot.policies.length, 'policy', 'policies')}`;
         out.log(`${result.file}: snapshot v${snapshot.version} (${counts})${changed ? '' : ', unchanged'}`);
-        out.log(`load it with: npx wrangler kv bulk put ${result.file} --binding ROUTES --local   (or --remote)`);
+        out.log(`load it with: ${bulkPutCommand(result.file, env)} --local   (or --remote)`);
+        return 0;
+      }
+      case 'environments': {
+        parseArgs({ args: rest, options: {} });
+        const { environmentProblems, readEnvironments } = await import('./environments.js');
+        const envs = await readEnvironments();
+        const problems = environmentProblems(envs);
+        for (const p of problems) out.error(`wrangler.toml: ${p}`);
+        if (problems.length) return 1;
+        for (const e of envs) out.log(e.name);
         return 0;
       }
       case 'schema': {
@@ -97,10 +119,13 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
             port: { type: 'string', default: '8787' },
             host: { type: 'string', default: '127.0.0.1' },
             var: { type: 'string', multiple: true, default: [] },
+            env: { type: 'string' },
           },
         });
+        const { resolveEnvironmentFlag } = await import('./environments.js');
+        const env = await resolveEnvironmentFlag(values.env);
         const { runDev } = await import('./dev.js');
-        return await runDev({ routesDir: values.routes, port: Number(values.port), host: values.host, vars: values.var }, out);
+        return await runDev({ routesDir: values.routes, port: Number(values.port), host: values.host, vars: values.var, env }, out);
       }
       case 'demo': {
         const { values } = parseArgs({ args: rest, options: { var: { type: 'string', multiple: true, default: [] } } });
