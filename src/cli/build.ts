@@ -5,6 +5,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KV_POINTER_KEY, Snapshot, SnapshotPointer, snapshotKey, toSnapshot, type Resource } from '../schema/snapshot.js';
+import { snapshotFromEntries, tableEntries } from '../table/shard.js';
 import { compilePaths, type CompileResult } from './compile.js';
 
 export const SEED_FILE = 'snapshot.json';
@@ -39,11 +40,11 @@ export function planSeed(resources: Resource[], previous: { snapshot?: Snapshot;
   return { snapshot: { ...next, version }, pointer: { version, key: snapshotKey(version), updatedAt: now }, changed: true };
 }
 
-/** Snapshot first, then the pointer: the order KV readers rely on (ENGINEERING.md, KV layout). */
-export const seedEntries = (plan: SeedPlan): KvEntry[] => [
-  { key: plan.pointer.key, value: JSON.stringify(plan.snapshot) },
-  { key: KV_POINTER_KEY, value: JSON.stringify(plan.pointer) },
-];
+/**
+ * Snapshot first, then the pointer: the order KV readers rely on (ENGINEERING.md, KV layout). A table above
+ * SHARD_THRESHOLD_BYTES is written sharded (src/table/shard.ts): every shard, then the index, then the pointer.
+ */
+export const seedEntries = (plan: SeedPlan): KvEntry[] => tableEntries(plan.snapshot, plan.pointer.updatedAt ?? plan.snapshot.createdAt);
 
 /** Reads a previous seed file; anything unreadable counts as "no previous snapshot" (a pointer alone still bumps the version). */
 export function parseSeed(text: string): { snapshot?: Snapshot; version?: number } | undefined {
@@ -55,8 +56,9 @@ export function parseSeed(text: string): { snapshot?: Snapshot; version?: number
     if (typeof pointerText !== 'string') return undefined;
     const pointer = SnapshotPointer.parse(JSON.parse(pointerText));
     const snapText = get(pointer.key);
-    const snap = typeof snapText === 'string' ? Snapshot.safeParse(JSON.parse(snapText)) : undefined;
-    return snap?.success ? { snapshot: snap.data, version: pointer.version } : { version: pointer.version };
+    // Either form: a whole snapshot, or an index whose shards are in the same file.
+    const snapshot = typeof snapText === 'string' ? snapshotFromEntries(JSON.parse(snapText), get) : undefined;
+    return snapshot ? { snapshot, version: pointer.version } : { version: pointer.version };
   } catch {
     return undefined;
   }

@@ -5,7 +5,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
-import { KV_POINTER_KEY, snapshotKey, toSnapshot, type Resource } from '../schema/snapshot.js';
+import { KV_POINTER_KEY, toSnapshot, type Resource } from '../schema/snapshot.js';
+import { tableEntries } from '../table/shard.js';
 import { resolveOverrideOutbound } from '../dev/outbound.js';
 import { COORDINATOR_NAME } from '../admin/env.js';
 import { compilePaths, formatDiagnostic, validateObjects, type CompileResult } from './compile.js';
@@ -237,8 +238,8 @@ export async function startDevGateway(options: DevGatewayOptions): Promise<DevGa
       const v = coordinated ? await publishThroughCoordinator(miniflare, kv, resources) : version + 1;
       if (!coordinated) {
         const createdAt = new Date().toISOString();
-        await kv.put(snapshotKey(v), JSON.stringify(toSnapshot(resources, v, createdAt)));
-        await kv.put(KV_POINTER_KEY, JSON.stringify({ version: v, key: snapshotKey(v), updatedAt: createdAt }));
+        // The writers' one layout: a whole snapshot, or shards then index for a big table; the pointer last.
+        for (const e of tableEntries(toSnapshot(resources, v, createdAt), createdAt)) await kv.put(e.key, e.value);
       }
       allowed = new Set(endpointHosts(resources));
       version = v;

@@ -7,12 +7,13 @@ import { objectKey, refKey, resourceKey } from '../schema/keys.js';
 import { isEdgewayBackendRef } from '../schema/references.js';
 import {
   KV_POINTER_KEY,
+  Snapshot as SnapshotSchema,
   snapshotIndexKey,
   snapshotKey,
   snapshotShardKey,
+  TableIndex,
+  TableShard,
   type SnapshotPointer,
-  type TableIndex,
-  type TableShard,
 } from '../schema/snapshot.js';
 import type { KvEntry } from '../table.js';
 
@@ -188,4 +189,27 @@ export function tableEntries(snapshot: Snapshot, updatedAt: string, opts: ShardO
     { key: pointer.key, value: JSON.stringify(index) },
     { key: KV_POINTER_KEY, value: JSON.stringify(pointer) },
   ];
+}
+
+/**
+ * The snapshot a set of written entries holds (a kv-seed file, a test's KV): `root` is the parsed value the pointer
+ * names, `get` finds the other keys. Undefined when it is neither form or a shard is missing or invalid.
+ */
+export function snapshotFromEntries(root: unknown, get: (key: string) => string | undefined): Snapshot | undefined {
+  const whole = SnapshotSchema.safeParse(root);
+  if (whole.success) return whole.data;
+  const index = TableIndex.safeParse(root);
+  if (!index.success) return undefined;
+  const shards: TableShard[] = [];
+  for (const key of index.data.sharding.keys) {
+    const text = get(key);
+    const shard = text === undefined ? undefined : TableShard.safeParse(JSON.parse(text));
+    if (!shard?.success) return undefined;
+    shards.push(shard.data);
+  }
+  try {
+    return joinShards(index.data, shards);
+  } catch {
+    return undefined;
+  }
 }
