@@ -156,10 +156,19 @@ export interface HealthView {
       owner?: string | undefined;
       active?: EndpointHealth;
       passive?: CircuitView;
+      /** Requests in flight from this isolate and any Retry-After pause (src/health/overload.ts); absent when idle. */
+      load?: LoadView;
     })[];
     tierLoads: number[];
   }[];
   retryBudget?: RetryBudgetView;
+}
+
+/** One endpoint's load in this isolate (src/health/overload.ts). */
+export interface LoadView {
+  inFlight: number;
+  /** Paused by the upstream's Retry-After until then (ms epoch). */
+  heldUntil?: number;
 }
 
 export interface RetryBudgetView {

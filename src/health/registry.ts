@@ -3,6 +3,7 @@ import type { CircuitChange, EndpointHealth, EndpointVerdict, HealthSnapshot, He
 import type { Backend, Endpoint } from '../schema/backend.js';
 import { resourceKey } from '../schema/keys.js';
 import { OutlierDetector, outlierConfig } from './outlier.js';
+import { EndpointLoad } from './overload.js';
 import { priorityLoads } from './spill.js';
 import type { RetryBudget } from './retry.js';
 
@@ -36,6 +37,8 @@ interface HeldSnapshot {
 export class IsolateHealth {
   readonly outlier: OutlierDetector;
   readonly retryBudget?: RetryBudget;
+  /** Requests in flight and Retry-After pauses per endpoint: load, not health (panic and spill never see it). */
+  readonly load = new EndpointLoad();
   private readonly maxAgeMs: number;
   private readonly snapshots = new Map<string, HeldSnapshot>();
 
@@ -148,6 +151,7 @@ export class IsolateHealth {
       for (const e of b.spec.endpoints) keys.add(endpointKey(b, e));
     }
     this.outlier.retain(keys);
+    this.load.retain(keys);
     for (const id of this.snapshots.keys()) if (!ids.has(id)) this.snapshots.delete(id);
   }
 
@@ -160,6 +164,7 @@ export class IsolateHealth {
           const key = endpointKey(b, e);
           const active = this.active(key, b, now);
           const passive = this.outlier.view(key, now);
+          const load = this.load.view(key, now);
           return {
             key,
             url: e.url,
@@ -171,6 +176,7 @@ export class IsolateHealth {
             ...this.verdict(key, e, b, now),
             ...(active ? { active } : {}),
             ...(passive ? { passive } : {}),
+            ...(load ? { load } : {}),
           };
         }),
         tierLoads: priorityLoads(

@@ -8,6 +8,10 @@ export const DEGRADED = {
   all_weights_zero: { status: 500, message: 'every backendRef of the matched rule has weight 0' },
   invalid_backend: { status: 500, message: 'the chosen backendRef does not name a known Backend' },
   no_ready_endpoint: { status: 503, message: 'no healthy endpoint for the backend' },
+  overloaded: {
+    status: 503,
+    message: 'every usable endpoint is at its concurrency limit (circuitBreaker.maxRequests) or paused by its Retry-After',
+  },
   upstream_unreachable: { status: 502, message: 'could not connect to the upstream' },
   upstream_timeout: { status: 504, message: 'the upstream did not answer within timeouts.backendRequest' },
   request_timeout: { status: 504, message: 'the request did not complete within timeouts.request' },

@@ -63,6 +63,26 @@ export const PassiveHealthCheck = z
       ctx.addIssue({ code: 'custom', path: ['maxEjectionTime'], message: 'must not be shorter than baseEjectionTime' });
   });
 
+/**
+ * Envoy's circuit breakers, per endpoint and per isolate (as each Envoy enforces its own). No max_pending_requests:
+ * a Worker has no connection pool to wait for, so a request over the limit goes to another endpoint or gets a 503
+ * at once rather than waiting in a queue; no max_retries: the per-isolate retry budget already bounds retries.
+ */
+export const CircuitBreaker = z.strictObject({
+  maxRequests: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(1024)
+    .describe(
+      'Requests in flight to one endpoint from one isolate (Envoy max_requests), counted until the response headers arrive. Over it the request goes to another usable endpoint, else 503 overloaded with Retry-After.',
+    ),
+  maxRetryAfter: Duration.default('60s').describe(
+    'Longest pause a 503 or 429 with Retry-After from an endpoint imposes on it (the endpoint takes no traffic meanwhile). "0s" ignores Retry-After.',
+  ),
+});
+
 /** Endpoints a Backend can hold in all, static and reported together. */
 export const MAX_BACKEND_ENDPOINTS = 256;
 export const DEFAULT_MAX_ENDPOINTS_PER_CLUSTER = 16;
@@ -132,6 +152,9 @@ export const Backend = z.strictObject({
         ),
       })
       .optional(),
+    circuitBreaker: CircuitBreaker.optional().describe(
+      'Load shedding per endpoint: concurrency limit and upstream Retry-After. Default: 1024 in flight, Retry-After honoured up to 60s.',
+    ),
   }),
 });
 
@@ -140,3 +163,4 @@ export type Endpoint = z.infer<typeof Endpoint>;
 export type BackendClusters = z.infer<typeof BackendClusters>;
 export type ActiveHealthCheck = z.infer<typeof ActiveHealthCheck>;
 export type PassiveHealthCheck = z.infer<typeof PassiveHealthCheck>;
+export type CircuitBreaker = z.infer<typeof CircuitBreaker>;

@@ -2,6 +2,7 @@
  * Compiles every rule of a snapshot into a request-ready plan, once per table version (Envoy Gateway's
  * translate-then-serve split: the request path reads plans, never raw route config).
  */
+import { DEFAULT_MAX_REQUESTS, DEFAULT_MAX_RETRY_AFTER_MS } from '../health/overload.js';
 import { DEFAULT_PANIC_THRESHOLD } from '../health/panic.js';
 import type { PolicyIndex } from '../ratelimit.js';
 import type { Backend } from '../schema/backend.js';
@@ -36,6 +37,12 @@ export function planBackends(backends: readonly Backend[]): Map<string, BackendP
       panicThreshold: backend.spec.failover?.panicThreshold ?? DEFAULT_PANIC_THRESHOLD,
       overprovisioningFactor: backend.spec.failover?.overprovisioningFactor ?? DEFAULT_OVERPROVISIONING,
       origins,
+      breaker: {
+        maxRequests: backend.spec.circuitBreaker?.maxRequests ?? DEFAULT_MAX_REQUESTS,
+        maxRetryAfterMs: backend.spec.circuitBreaker
+          ? parseDuration(backend.spec.circuitBreaker.maxRetryAfter)
+          : DEFAULT_MAX_RETRY_AFTER_MS,
+      },
     };
     plans.set(plan.key, plan);
   }

@@ -31,11 +31,14 @@ export async function startEchoUpstream(name: string): Promise<Upstream> {
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
         });
+        // /_status/<code>?retry-after=<value> sends that Retry-After (overload signals, gateway-circuit tests).
+        const retryAfter = new URL(url, 'http://x').searchParams.get('retry-after');
         res.writeHead(status, {
           'content-type': 'application/json',
           'x-upstream': name,
           connection: 'keep-alive',
           'keep-alive': 'timeout=5',
+          ...(retryAfter !== null ? { 'retry-after': retryAfter } : {}),
         });
         res.end(body);
       };

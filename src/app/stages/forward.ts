@@ -5,6 +5,7 @@
 import { chooseEndpoint } from '../../balancing/endpoint.js';
 import { panicLoads } from '../../health/panic.js';
 import { circuitLogLine, endpointKey } from '../../health/registry.js';
+import { OVERLOAD_STATUSES, overloadLogLine, parseRetryAfter } from '../../health/overload.js';
 import { fullJitterBackoff } from '../../health/retry.js';
 import { priorityLoads } from '../../health/spill.js';
 import { rewritePath } from '../../proxy/filters.js';
@@ -22,6 +23,11 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 interface Handle {
   pool: BackendPlan;
   index: number;
+  key: string;
+  /** Holds one of the endpoint's circuitBreaker.maxRequests slots until released (exactly once). */
+  slot: boolean;
+  /** The attempt's answer was a 503/429 with Retry-After: the pause stands in for a passive failure. */
+  paused?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -77,39 +83,87 @@ async function forwardRequest(ctx: RequestContext): Promise<Response> {
   // Endpoints of the Backend first; once none is left, those of its fallback (failover.fallbackBackend), so a
   // replayable request survives a Backend whose every endpoint refuses connections.
   const pools = backend.pools;
+  // Load shedding (src/health/overload.ts): an endpoint at circuitBreaker.maxRequests in flight, or paused by its
+  // Retry-After, is skipped like an unusable one; `shedMs` remembers the shortest wait for the 503's Retry-After.
+  const load = health.load;
+  const handles: Handle[] = [];
+  const release = (h: Handle) => {
+    if (h.slot) load.release(h.key);
+    h.slot = false;
+  };
+  let shedMs: number | undefined;
   const next = (tried: readonly Handle[], allowRepeat: boolean): Target<Handle> | null => {
     const at = now();
     for (const repeat of allowRepeat ? [false, true] : [false]) {
       for (const pool of pools) {
         const b = pool.backend;
         const choice = chooseEndpoint(b.spec.endpoints, {
-          usable: (ep, i) =>
-            (repeat || !tried.some((t) => t.pool === pool && t.index === i)) &&
-            (panic ? panicEligible(health, b, ep, at) : endpointUsable(health, b, ep, at)),
+          usable: (ep, i) => {
+            if (!(repeat || !tried.some((t) => t.pool === pool && t.index === i))) return false;
+            if (!(panic ? panicEligible(health, b, ep, at) : endpointUsable(health, b, ep, at))) return false;
+            const wait = load.wait(endpointKey(b, ep), pool.breaker.maxRequests, at);
+            if (wait > 0) shedMs = Math.min(shedMs ?? wait, wait);
+            return wait === 0;
+          },
           client,
           rand: deps.rand,
           tierLoads: panic ? panicLoads : (tiers) => priorityLoads(tiers, pool.overprovisioningFactor),
         });
         if (!choice) continue;
-        const handle = { pool, index: choice.index };
+        const key = endpointKey(b, choice.endpoint);
+        const handle: Handle = { pool, index: choice.index, key, slot: false };
         // A half-open endpoint takes exactly one trial request; if someone else took it, look again without it.
         // In panic the trial is still taken when free (its outcome closes or re-opens the circuit), but not waited for.
-        if (!health.admit(endpointKey(b, choice.endpoint), at) && !panic) return next([...tried, handle], allowRepeat);
-        return { handle, request: (signal) => buildRequest(pool.origins[choice.index]!, signal) };
+        if (!health.admit(key, at) && !panic) return next([...tried, handle], allowRepeat);
+        // Taken when chosen (a retry's backoff keeps it); released when the attempt's fetch settles, or after the loop.
+        load.acquire(key);
+        handle.slot = true;
+        handles.push(handle);
+        return {
+          handle,
+          request: (signal) => {
+            const r = buildRequest(pool.origins[choice.index]!, signal);
+            attemptOf.set(r, handle);
+            return r;
+          },
+        };
       }
     }
     return null;
+  };
+
+  // A slot is counted until the response headers arrive (or the fetch fails, times out or is aborted): a streamed
+  // body no longer waits on the upstream's capacity to start answering, and every path releases exactly once.
+  const attemptOf = new WeakMap<Request, Handle>();
+  const fetchCounted = async (r: Request): Promise<Response> => {
+    const handle = attemptOf.get(r);
+    try {
+      const response = await deps.fetch(r);
+      if (handle && OVERLOAD_STATUSES.has(response.status)) {
+        const at = now();
+        const ms = parseRetryAfter(response.headers.get('retry-after'), at, handle.pool.breaker.maxRetryAfterMs);
+        if (ms !== undefined) {
+          handle.paused = true;
+          if (load.hold(handle.key, at + ms, at)) console.log(overloadLogLine(handle.key, response.status, at + ms, at, served.route));
+        }
+      }
+      return response;
+    } finally {
+      if (handle) release(handle);
+    }
   };
 
   const retry = plan.retry;
   const result = await attemptLoop<Handle>({
     next,
     report: (handle: Handle, outcome: Outcome, at: number) => {
+      // The upstream said how long to stay away: that pause is the consequence, not a failure toward ejection too.
+      if (handle.paused) return;
       const b = handle.pool.backend;
-      const change = health.record(endpointKey(b, b.spec.endpoints[handle.index]!), b, outcome, at);
+      const change = health.record(handle.key, b, outcome, at);
       if (change) console.log(circuitLogLine(change, at, served.route));
     },
-    fetch: deps.fetch,
+    fetch: fetchCounted,
     now,
     sleep,
     backoff: (n) => fullJitterBackoff(n, retry.backoffMs, 250, deps.rand),
@@ -125,6 +179,9 @@ async function forwardRequest(ctx: RequestContext): Promise<Response> {
     },
     backendRequestMs,
     deadline,
+  }).finally(() => {
+    // A look-ahead target the loop never sent (budget refused, deadline) still holds its slot.
+    for (const h of handles) release(h);
   });
   for (; retriesHeld > 0; retriesHeld--) budget?.release();
   served.attempts = result.attempts.length;
@@ -143,6 +200,11 @@ async function forwardRequest(ctx: RequestContext): Promise<Response> {
   }
   const error = result.error ?? 'upstream_unreachable';
   if (error !== 'no_ready_endpoint') return fail(ctx, error);
+  if (shedMs !== undefined) {
+    const retryAfter = String(Math.max(1, Math.ceil(shedMs / 1000)));
+    deps.log({ level: 'warn', msg: 'overloaded', route: served.route, backend: served.backend, retryAfter, requestId });
+    return fail(ctx, 'overloaded', undefined, { 'retry-after': retryAfter });
+  }
   deps.log({ level: 'warn', msg: 'no ready endpoint', route: served.route, backend: served.backend, requestId });
   return fail(ctx, error, undefined, { 'retry-after': '5' });
 }
