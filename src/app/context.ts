@@ -6,6 +6,8 @@ import type { RateLimiterNamespaceLike } from '../ratelimit.js';
 import type { RouteMatch } from '../routing.js';
 import type { PathPolicy } from '../routing/normalize.js';
 import type { Backend } from '../schema.js';
+import type { SecurityDecision } from '../security/policy.js';
+import type { SecurityRefusal } from '../security/refusal.js';
 import type { BackendPlan, CompiledTable, RefPlan, RulePlan } from '../table.js';
 import type { SessionKey } from './session.js';
 
@@ -40,7 +42,9 @@ export interface Served {
   cluster?: string;
   endpoint?: string;
   attempts?: number;
-  error?: DegradedCode | 'rate_limited';
+  error?: DegradedCode | 'rate_limited' | SecurityRefusal;
+  /** Why the security stage refused the request (never the credential). */
+  reason?: string;
   /** Served in panic mode (failover.panicThreshold): health was ignored for endpoints that still connect. */
   panic?: boolean;
 }
@@ -71,6 +75,8 @@ export interface RequestContext {
   match: RouteMatch | undefined;
   plan: RulePlan | undefined;
   choice: Choice | undefined;
+  /** The security stage's decision for a rule with a SecurityPolicy: credentials out and identity in at the forward stage. */
+  security: SecurityDecision | undefined;
   /** The upstream's answer as the forward stage received it (the response stage decorates only this one). */
   upstream: Response | undefined;
   readonly served: Served;
@@ -99,6 +105,7 @@ export function createContext(request: Request, table: CompiledTable | undefined
     match: undefined,
     plan: undefined,
     choice: undefined,
+    security: undefined,
     upstream: undefined,
     served: {},
   };

@@ -13,17 +13,14 @@ import { match } from './stages/match.js';
 import { normalize } from './stages/normalize.js';
 import { rateLimit } from './stages/ratelimit.js';
 import { redirect } from './stages/redirect.js';
+import { security } from './stages/security.js';
 import { decorateResponse } from './stages/response.js';
 
 export const STAGES: readonly Stage[] = [
   accessLog, // outermost: request id, debug headers and the log line on whatever comes back; JSON 500 on a bug
   normalize, // target length, Host, path normalisation (Envoy normalises before any filter)
   match, // route and rule; the rule's plan
-  // SECURITY SLOT (issue 11): stages/security.ts goes here, before the rate limit, in Envoy's order:
-  // CORS preflight -> IP allow/deny -> authentication -> authorization. Build it per table version with
-  // compileSecurityPolicies(...) (src/security/policy.ts), per request `forRule(plan.routeKey, plan.ruleName)` and
-  // `policy(req, ctx)`; a refusal answers here, a decision is kept on the context for the forward stage
-  // (applyToUpstream) and the response (decorateResponse).
+  security, // SecurityPolicy in Envoy's order: CORS preflight, IP allow/deny, authentication, authorization; CORS headers back
   rateLimit, // RateLimitPolicy; RateLimit headers on the way back
   redirect, // RequestRedirect answers at the edge
   chooseBackend, // weighted split or sticky session, fallback Backend, panic mode

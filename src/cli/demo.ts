@@ -1,6 +1,10 @@
-/** `edgeway demo` (npm start): stand-in clusters on loopback, the dev gateway in front, and a switch to fail clusters. */
+/**
+ * `edgeway demo` (npm start): stand-in clusters on loopback, a stand-in identity provider (JWKS and dev tokens), the dev
+ * gateway in front, and a switch to fail clusters.
+ */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import type { DevGateway } from './dev-server.js';
 import { localBindings, startReporting, untilSignal } from './dev.js';
 import type { Out } from './out.js';
@@ -94,6 +98,96 @@ export class StandIn {
   }
 }
 
+/** Must agree with routes/security.yaml (issuer and remoteJWKS.uri) and `edgeway dev-token`. */
+export const DEMO_IDP_PORT = 9120;
+export const DEMO_AUDIENCE = 'edgeway-demo';
+/** The API key of the demo consumer "acme" (routes/security.yaml holds only its sha256). Not a secret. */
+export const DEMO_API_KEY = 'demo-acme-key-0123456789';
+
+interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+  jwk: Record<string, unknown>;
+}
+
+/**
+ * A stand-in identity provider on loopback: `GET /.well-known/jwks.json` (the public keys), `POST /token?sub=&scope=`
+ * (a signed ES256 token, what `edgeway dev-token` prints) and `POST /rotate` (a new signing key; the previous one stays
+ * in the JWKS so tokens already issued keep working, as a real provider rotates). Keys live in memory only.
+ */
+export class DemoIdentityProvider {
+  private keys: SigningKey[] = [];
+  private generation = 0;
+  private server?: http.Server;
+  jwksFetches = 0;
+  port = 0;
+
+  get issuer(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async rotate(): Promise<string> {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const kid = `demo-${++this.generation}-${crypto.randomUUID().slice(0, 8)}`;
+    this.keys = [{ kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } }, ...this.keys].slice(0, 2);
+    return kid;
+  }
+
+  async issue(sub: string, scope: string, ttlSeconds = 3600): Promise<string> {
+    const key = this.keys[0]!;
+    return new SignJWT({ scope })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setAudience(DEMO_AUDIENCE)
+      .setSubject(sub)
+      .setIssuedAt()
+      .setExpirationTime(`${ttlSeconds}s`)
+      .sign(key.privateKey);
+  }
+
+  async start(port: number): Promise<void> {
+    await this.rotate();
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(JSON.stringify(body) + '\n');
+      };
+      const fail = (e: unknown) => send(500, { error: (e as Error).message });
+      if (req.method === 'GET' && url.pathname === '/.well-known/jwks.json') {
+        this.jwksFetches++;
+        return send(200, { keys: this.keys.map((k) => k.jwk) });
+      }
+      if (req.method === 'POST' && url.pathname === '/token') {
+        const sub = url.searchParams.get('sub') || 'alice';
+        const scope = url.searchParams.get('scope') ?? 'read';
+        const ttl = Math.min(86_400, Math.max(1, Number(url.searchParams.get('ttl') ?? 3600) || 3600));
+        return void this.issue(sub, scope, ttl).then((token) => send(200, { token, kid: this.keys[0]!.kid, sub, scope }), fail);
+      }
+      if (req.method === 'POST' && url.pathname === '/rotate')
+        return void this.rotate().then((kid) => send(200, { kid, jwks: this.keys.map((k) => k.kid) }), fail);
+      send(404, { error: 'use GET /.well-known/jwks.json, POST /token?sub=&scope=, POST /rotate' });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
 export interface Demo {
   services: StandIn[];
   controlPort: number;
@@ -169,6 +263,11 @@ Try:
   curl -s -X POST ${control}/clusters/aws-us-east-1/down                 # fail a cluster, then repeat the api curl
   curl -s -X POST ${control}/clusters/aws-us-east-1/up
   npm run edgeway -- validate routes/                                   # located errors after you break a file
+Security (routes/security.yaml; identity provider on :${DEMO_IDP_PORT}):
+  curl -si -H 'Host: secure.example.com' ${gw}/orders | head -1                # 401: no token
+  TOKEN=$(npm run -s edgeway -- dev-token --sub alice --scope read)
+  curl -s -H 'Host: secure.example.com' -H "Authorization: Bearer $TOKEN" ${gw}/orders   # 200
+  curl -s -H 'Host: partners.example.com' -H 'X-API-Key: ${DEMO_API_KEY}' ${gw}/orders   # 200 as consumer acme
 Admin API (${demoToken ? `demo token; set ADMIN_TOKEN in .dev.vars to choose your own` : 'ADMIN_TOKEN from .dev.vars / --var'}):
   curl -si -H 'Authorization: Bearer ${token}' ${gw}/_edgeway/v1/snapshot | head -20   # ETag is the version
 Clusters: ${clusters.join(', ')}. Ctrl-C stops everything.
@@ -190,6 +289,14 @@ export async function runDemo(
     out.error(`edgeway demo: cannot start the stand-in clusters (${(e as Error).message}); is another demo running?`);
     return 1;
   }
+  const idp = new DemoIdentityProvider();
+  try {
+    await idp.start(DEMO_IDP_PORT);
+  } catch (e) {
+    out.error(`edgeway demo: cannot start the stand-in identity provider on :${DEMO_IDP_PORT} (${(e as Error).message})`);
+    await demo.dispose();
+    return 1;
+  }
   let gateway: DevGateway | undefined;
   try {
     gateway = await startReporting(
@@ -200,13 +307,13 @@ export async function runDemo(
     out.error(`edgeway demo: cannot start the gateway (${(e as Error).message})`);
   }
   if (!gateway) {
-    await demo.dispose();
+    await Promise.all([demo.dispose(), idp.stop()]);
     return 1;
   }
   out.log(instructions(gateway.url.replace(/\/$/, ''), `http://127.0.0.1:${demo.controlPort}`, demo.services, demoToken));
   await untilSignal();
   out.log('stopping...');
   await gateway.dispose();
-  await demo.dispose();
+  await Promise.all([demo.dispose(), idp.stop()]);
   return 0;
 }

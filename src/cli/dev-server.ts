@@ -141,7 +141,7 @@ const endpointHosts = (resources: Resource[]) =>
 
 const tableBody = (resources: Resource[]) => {
   const s = toSnapshot(resources, 1, '');
-  return JSON.stringify([s.routes, s.backends, s.policies]);
+  return JSON.stringify([s.routes, s.backends, s.policies, s.securityPolicies]);
 };
 
 /**

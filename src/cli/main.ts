@@ -26,6 +26,9 @@ const USAGE = `usage: edgeway <command> [options]
                                      bindings from .dev.vars (next to wrangler.toml) and --var, as wrangler dev;
                                      --env: that wrangler.toml environment's [vars], and .dev.vars.NAME if present
   demo [--var NAME:VALUE]...         stand-in clusters + the dev gateway on 127.0.0.1:8787 (what npm start runs)
+  dev-token [--sub S] [--scope "a b"] [--ttl SECONDS] [--idp URL] [--rotate]
+                                     print a JWT from the demo's stand-in identity provider (127.0.0.1:9120);
+                                     --rotate: it signs with a new key from now on (the old one stays in its JWKS)
 ${DNS_USAGE}`;
 
 export type { Out };
@@ -135,6 +138,10 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
       case 'dns': {
         const { dnsCommand } = await import('./dns.js');
         return await dnsCommand(rest, out);
+      }
+      case 'dev-token': {
+        const { devTokenCommand } = await import('./dev-token.js');
+        return await devTokenCommand(rest, out);
       }
       case 'hash-key': {
         const { hashKeyCommand, readStdin } = await import('./hash-key.js');

@@ -11,6 +11,8 @@ export interface EnforceArgs {
   request: Request;
   routeKey: string;
   ruleName?: string;
+  /** The security stage's principal, for Consumer keys. */
+  principal?: string | undefined;
   namespace: RateLimiterNamespaceLike;
   ctx: { waitUntil(p: Promise<unknown>): void };
   now: number;
@@ -112,7 +114,7 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
 
   const jobs: { p: CompiledPolicy; key: string }[] = [];
   for (const p of policies) {
-    const k = deriveKey(p.keys, request.headers, routeKey, p.section, p.clientIP);
+    const k = deriveKey(p.keys, request.headers, routeKey, p.section, p.clientIP, args.principal);
     if (k.missing && p.missingKey === 'Deny')
       return {
         denied: json(401, { error: 'missing_rate_limit_key', missing: k.missing, ...refusalFields(p.id) }),

@@ -1,4 +1,4 @@
-/** Client key derivation for a policy: ClientIP (CF-Connecting-IP only, grouped by network prefix), Header, Cookie and Route, combined. */
+/** Client key derivation for a policy: ClientIP (CF-Connecting-IP only, grouped by network prefix), Header, Cookie, Route and Consumer, combined. */
 import ipaddr from 'ipaddr.js';
 import type { ClientIPGrouping, RateLimitKey } from '../schema.js';
 
@@ -72,6 +72,8 @@ export function deriveKey(
   routeKey: string,
   section: string | undefined,
   grouping: ClientIPGrouping = DEFAULT_CLIENT_IP,
+  /** The authenticated principal (`consumer:<name>`, `jwt:<provider>:<sub>`) from the security stage, if any. */
+  principal?: string,
 ): DerivedKey {
   const parts: string[] = [];
   let ip: string | undefined;
@@ -93,6 +95,12 @@ export function deriveKey(
         } else parts.push(`h:${k.name.toLowerCase()}=${encodeURIComponent(v)}`);
         break;
       }
+      case 'Consumer':
+        if (principal === undefined) {
+          missing ??= 'consumer';
+          parts.push(`consumer?ip=${encodeURIComponent(clientIp())}`);
+        } else parts.push(`consumer=${encodeURIComponent(principal)}`);
+        break;
       case 'Cookie': {
         const v = readCookie(headers.get('cookie'), k.name);
         if (v === undefined || v === '') {

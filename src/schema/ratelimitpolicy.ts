@@ -8,6 +8,9 @@ export const RateLimitKey = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('Header'), name: HeaderName }),
   z.strictObject({ type: z.literal('Cookie'), name: z.string().min(1).max(256) }),
   z.strictObject({ type: z.literal('Route') }),
+  z
+    .strictObject({ type: z.literal('Consumer') })
+    .describe("The route's SecurityPolicy identity: the API key's consumer or the JWT's provider and subject (missingKey applies to anonymous requests)."),
 ]);
 
 /** Clients are counted per network prefix, so one IPv6 subscriber (a /64 or more) cannot mint a bucket per address. */

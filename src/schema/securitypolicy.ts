@@ -6,10 +6,11 @@ import { HeaderName, HTTPMethod, Metadata } from './common.js';
 import { RateLimitPolicy } from './ratelimitpolicy.js';
 
 /**
- * False until the gateway runs the security stage: a SecurityPolicy that validates but is not enforced would leave
- * a route looking protected while it is open, so reference checks refuse to publish one (see references.ts).
+ * True since the gateway runs the security stage (src/app/stages/security.ts). A build without it must set this to
+ * false: a SecurityPolicy that validates but is not enforced would leave a route looking protected while it is open,
+ * so reference checks then refuse to publish one (see references.ts).
  */
-export const SECURITY_POLICY_ENFORCED = false;
+export const SECURITY_POLICY_ENFORCED: boolean = true;
 
 /** Asymmetric JWS algorithms only: never `none`, never HS* (an HMAC "secret" could be a public key's bytes). */
 export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;

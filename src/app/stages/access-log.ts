@@ -24,6 +24,7 @@ export function accessFields(ctx: RequestContext, status: number, ms: number): R
     endpoint: s.endpoint ?? null,
     attempts: s.attempts ?? 0,
     error: s.error ?? null,
+    ...(s.reason !== undefined ? { reason: s.reason } : {}),
     ...(s.panic ? { panic: true } : {}),
     ms,
   };
@@ -40,6 +41,7 @@ export function accessLine(at: string, ctx: RequestContext, status: number, ms: 
     `,"method":${q(ctx.request.method)},"host":${q(ctx.url.host)},"path":${q(ctx.url.pathname)},"status":${status}` +
     `,"route":${nullable(s.route)},"backend":${nullable(s.backend)},"cluster":${nullable(s.cluster)}` +
     `,"endpoint":${nullable(s.endpoint)},"attempts":${s.attempts ?? 0},"error":${nullable(s.error)}` +
+    `${s.reason !== undefined ? `,"reason":${q(s.reason)}` : ''}` +
     `${s.panic ? ',"panic":true' : ''},"ms":${ms}}`
   );
 }

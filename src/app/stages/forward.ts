@@ -11,6 +11,7 @@ import { priorityLoads } from '../../health/spill.js';
 import { rewritePath } from '../../proxy/filters.js';
 import { forward as attemptLoop, type Outcome, type Target } from '../../proxy/forward.js';
 import { applyHeaderModifier, nextTraceparent, randomHex, upstreamHeaders } from '../../proxy/headers.js';
+import { applyToUpstream } from '../../security/policy.js';
 import type { BackendPlan, EndpointOrigin, MirrorPlan } from '../../table.js';
 import { fail, type RequestContext, type Stage } from '../context.js';
 import { endpointUsable, panicEligible } from './backend.js';
@@ -51,7 +52,8 @@ async function forwardRequest(ctx: RequestContext): Promise<Response> {
     },
     isWebSocket,
   );
-  // [security] applyToUpstream(headers, url, decision) belongs here, before the rule's own header filters.
+  // Credentials out, identity in (SecurityPolicy), before the rule's own header filters.
+  if (ctx.security) applyToUpstream(headers, url, ctx.security);
   for (const m of ref.requestHeaders) applyHeaderModifier(headers, m);
 
   const method = request.method;

@@ -27,6 +27,7 @@ export const rateLimit: Stage = {
             request: ctx.request,
             routeKey: plan.routeKey,
             ...(plan.ruleName ? { ruleName: plan.ruleName } : {}),
+            principal: ctx.security?.principal,
             namespace: deps.rateLimiter ?? missingLimiter,
             ctx: { waitUntil: deps.waitUntil },
             now: deps.now(),

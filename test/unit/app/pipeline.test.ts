@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { GatewayDeps, Handler, RequestContext, Stage } from '../../../src/app/context.js';
+import { createContext, type GatewayDeps, type Handler, type RequestContext, type Stage } from '../../../src/app/context.js';
 import { serveRequest } from '../../../src/app/gateway.js';
 import { buildPipeline, compose, pipelineFor, STAGES } from '../../../src/app/pipeline.js';
 import { accessFields, accessLine } from '../../../src/app/stages/access-log.js';
 import { rateLimit } from '../../../src/app/stages/ratelimit.js';
+import { securityStage } from '../../../src/app/stages/security.js';
 import { IsolateHealth } from '../../../src/health/registry.js';
+import { hashApiKey } from '../../../src/security/apikey.js';
+import { createJwksRegistry } from '../../../src/security/jwks.js';
 import { Snapshot } from '../../../src/schema/snapshot.js';
 import { compileTable } from '../../../src/table/compile.js';
 
@@ -66,6 +69,7 @@ describe('the stage list', () => {
       'access-log',
       'normalize',
       'match',
+      'security',
       'rate-limit',
       'redirect',
       'backend',
@@ -221,5 +225,77 @@ describe('the match stage', () => {
     await serveRequest(new Request('http://any.example.com/x?beta=1'), table, d);
     await serveRequest(new Request('http://any.example.com/x?beta=2'), table, d);
     expect(lines.filter((l) => l.msg === 'request').map((l) => l.route)).toEqual(['default/q/beta', 'default/q/rest']);
+  });
+});
+
+describe('the security stage', () => {
+  const apiKey = 'unit-test-key-0123456789';
+  const withPolicy = async () =>
+    snapshot({
+      securityPolicies: [
+        {
+          apiVersion: 'edgeway.dev/v1alpha1',
+          kind: 'SecurityPolicy',
+          metadata: { name: 'keys' },
+          spec: {
+            targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'shop', sectionName: 'main' }],
+            apiKeyAuth: { consumers: [{ name: 'acme', keyHashes: [await hashApiKey(apiKey)] }] },
+            jwt: {
+              optional: true,
+              providers: [{ name: 'idp', issuer: 'https://idp.example.com', remoteJWKS: { uri: 'https://idp.example.com/jwks' } }],
+            },
+          },
+        },
+      ],
+    });
+
+  it('drops out of a table without SecurityPolicies, and compiles a table’s policies once against the isolate’s JWKS registry', async () => {
+    const stage = securityStage({ jwks: () => createJwksRegistry({ fetch: async () => Response.json({ keys: [] }) }), log: () => {} });
+    expect(stage.build(compileTable(snapshot()))).toBeNull();
+    let registries = 0;
+    const counted = securityStage({
+      jwks: () => {
+        registries++;
+        return createJwksRegistry({ fetch: async () => Response.json({ keys: [] }) });
+      },
+      log: () => {},
+    });
+    const table = compileTable(await withPolicy());
+    const { d } = deps();
+    const run = compose([counted.build(table)!, async (ctx) => new Response(ctx.security?.principal ?? 'anonymous')]);
+    for (let i = 0; i < 3; i++) {
+      const ctx = createContext(new Request('http://shop.example.com/', { headers: { 'x-api-key': apiKey } }), table, d);
+      ctx.plan = table.plans.forRoute(table.snapshot.routes[0]!)![1]!;
+      expect(await (await run(ctx)).text()).toBe('consumer:acme');
+    }
+    expect(registries).toBe(1);
+  });
+
+  it('refuses on the attached rule only, with the reason in the access log line and never the key', async () => {
+    const table = compileTable(await withPolicy());
+    const { d, sent, lines } = deps();
+    const refused = await serveRequest(
+      new Request('http://shop.example.com/cart', { headers: { 'x-api-key': `${apiKey}-wrong` } }),
+      table,
+      d,
+    );
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ error: 'api_key_invalid' });
+    expect(sent).toHaveLength(0);
+    const ok = await serveRequest(new Request('http://shop.example.com/cart', { headers: { 'x-api-key': apiKey } }), table, d);
+    expect(ok.status).toBe(200);
+    expect(sent[0]!.headers.get('x-api-key')).toBeNull();
+    expect(sent[0]!.headers.get('x-edgeway-consumer')).toBe('acme');
+    // The redirect rule has no policy: answered without a key.
+    expect((await serveRequest(new Request('http://shop.example.com/old/x'), table, d)).status).toBe(302);
+    const access = lines.filter((l) => l.msg === 'request');
+    expect(access.map((l) => [l.status, l.error, l.reason])).toEqual([
+      [401, 'api_key_invalid', 'default/keys: unknown api key'],
+      [200, null, undefined],
+      [302, null, undefined],
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(apiKey);
+    const line = accessLine('t', { ...createContext(new Request('http://x/'), table, d), served: { reason: 'r "q"' } }, 401, 1);
+    expect(JSON.parse(line)).toMatchObject({ reason: 'r "q"' });
   });
 });

@@ -51,6 +51,18 @@ describe('deriveKey', () => {
   });
 });
 
+describe('Consumer keys', () => {
+  it('follow the principal, not the address; without one the IP stands in under its own tag and missing says so', () => {
+    const from = (ip: string) => new Headers({ 'cf-connecting-ip': ip });
+    const k = (ip: string, principal?: string) => deriveKey([{ type: 'Consumer' }], from(ip), 'default/r', undefined, undefined, principal);
+    expect(k('192.0.2.1', 'consumer:alice')).toEqual({ key: 'consumer=consumer%3Aalice' });
+    expect(k('192.0.2.2', 'consumer:alice').key).toBe(k('192.0.2.1', 'consumer:alice').key);
+    expect(k('192.0.2.1', 'consumer:bob').key).not.toBe(k('192.0.2.1', 'consumer:alice').key);
+    expect(k('192.0.2.1', 'jwt:idp:alice').key).not.toBe(k('192.0.2.1', 'consumer:alice').key);
+    expect(k('192.0.2.1')).toEqual({ key: 'consumer?ip=192.0.2.1', missing: 'consumer' });
+  });
+});
+
 describe('clientNetwork (ClientIP keys)', () => {
   const g = (ipv4PrefixLength: number, ipv6PrefixLength: number) => ({ ipv4PrefixLength, ipv6PrefixLength });
 
