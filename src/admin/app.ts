@@ -21,6 +21,7 @@ import {
 import { adminHost, agentAuth, forbidden, operatorAuth, unauthorized, type AdminBindings } from './auth.js';
 import type { CoordinatorDO } from './durable-object.js';
 import { COORDINATOR_NAME, type AdminEnv } from './env.js';
+import { registerExplainRoute } from './explain.js';
 import { issuePath, type Outcome } from './state.js';
 import {
   MAX_AGENT_BODY_BYTES,
@@ -321,6 +322,8 @@ adminApp.openapi(
     return c.json(out.value, 200);
   },
 );
+
+registerExplainRoute(adminApp);
 
 export const OPENAPI_CONFIG = {
   openapi: '3.1.0',

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { ADMIN_BASE_PATH, adminApp } from '../admin/app.js';
 import { checkOperator, unauthorized } from '../admin/auth.js';
+import { provideExplainSource } from '../admin/explain.js';
 import type { Env } from '../env.js';
 import { healthPage } from '../health/page.js';
 import { refreshActiveHealth } from '../health/refresh.js';
@@ -11,6 +12,7 @@ import { TableCache } from '../table/cache.js';
 import { devFetch } from '../proxy/dev-fetch.js';
 import { requestHostFromHeader } from '../routing/hostname.js';
 import { pathPolicyFrom, type PathPolicy } from '../routing/normalize.js';
+import { UI_BASE_PATH, uiApp } from '../ui/serve.js';
 import { serveRequest } from './gateway.js';
 
 const log = (line: Record<string, unknown>) => console.log(JSON.stringify({ at: new Date().toISOString(), ...line }));
@@ -45,6 +47,10 @@ app.get('/_edgeway/health', async (c) => {
 });
 
 app.route(ADMIN_BASE_PATH, adminApp);
+// POST /_edgeway/v1/explain runs the gateway's stages over this isolate's table and health.
+provideExplainSource({ table: loadTable, health });
+// The dashboard: static files only; every piece of data it shows comes from the admin API with the operator token.
+app.route(UI_BASE_PATH, uiApp);
 
 app.all('*', async (c) => {
   // The same host the normalise stage matches on; a malformed one is refused there, whatever shard it picked here.

@@ -270,6 +270,8 @@ Security (routes/security.yaml; identity provider on :${DEMO_IDP_PORT}):
   curl -s -H 'Host: partners.example.com' -H 'X-API-Key: ${DEMO_API_KEY}' ${gw}/orders   # 200 as consumer acme
 Admin API (${demoToken ? `demo token; set ADMIN_TOKEN in .dev.vars to choose your own` : 'ADMIN_TOKEN from .dev.vars / --var'}):
   curl -si -H 'Authorization: Bearer ${token}' ${gw}/_edgeway/v1/snapshot | head -20   # ETag is the version
+  EDGEWAY_ADMIN_TOKEN=${token} npm run -s edgeway -- explain --url ${gw} --host api.example.com --path /orders
+Dashboard: ${gw}/_edgeway/ui   (sign in with the operator token above)
 Clusters: ${clusters.join(', ')}. Ctrl-C stops everything.
 `;
 };

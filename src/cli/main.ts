@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { build, bulkPutCommand } from './build.js';
 import { compilePaths, formatDiagnostic, summarize, type CompileResult } from './compile.js';
 import { DNS_USAGE } from './dns.js';
+import { EXPLAIN_USAGE } from './explain.js';
 import { SCHEMA_FILE, syncJsonSchema } from './json-schema.js';
 import type { Out } from './out.js';
 
@@ -26,6 +27,7 @@ const USAGE = `usage: edgeway <command> [options]
                                      bindings from .dev.vars (next to wrangler.toml) and --var, as wrangler dev;
                                      --env: that wrangler.toml environment's [vars], and .dev.vars.NAME if present
   demo [--var NAME:VALUE]...         stand-in clusters + the dev gateway on 127.0.0.1:8787 (what npm start runs)
+${EXPLAIN_USAGE}
   dev-token [--sub S] [--scope "a b"] [--ttl SECONDS] [--idp URL] [--rotate]
                                      print a JWT from the demo's stand-in identity provider (127.0.0.1:9120);
                                      --rotate: it signs with a new key from now on (the old one stays in its JWKS)
@@ -134,6 +136,10 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
         const { values } = parseArgs({ args: rest, options: { var: { type: 'string', multiple: true, default: [] } } });
         const { runDemo } = await import('./demo.js');
         return await runDemo(out, { vars: values.var });
+      }
+      case 'explain': {
+        const { explainCommand } = await import('./explain.js');
+        return await explainCommand(rest, out);
       }
       case 'dns': {
         const { dnsCommand } = await import('./dns.js');
