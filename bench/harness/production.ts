@@ -12,6 +12,7 @@ import { startHaproxy, startNginxProxy, type Server } from './servers.js';
 import { generateTable, TARGET_PATH_PREFIX, type TableOptions } from './snapshot.js';
 import type { ProdResults, ProdTarget, ProdRound } from './types.js';
 import { runWrk, type LoadSettings } from './wrk.js';
+import { securityHeader, withSecurity } from './security-variant.js';
 
 export const HOST = 'api.bench.test';
 /** Sent by Cloudflare's edge in production; the rate limit keys on it. */
@@ -25,10 +26,10 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-export function probe(port: number, path: string): Promise<NonNullable<ProdTarget['probe']>> {
+export function probe(port: number, path: string, extra: Record<string, string> = {}): Promise<NonNullable<ProdTarget['probe']>> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path, headers: { host: HOST, 'cf-connecting-ip': CLIENT_IP }, timeout: 10_000 },
+      { host: '127.0.0.1', port, path, headers: { host: HOST, 'cf-connecting-ip': CLIENT_IP, ...extra }, timeout: 10_000 },
       (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
@@ -73,6 +74,8 @@ interface Def {
   describe: string;
   spec?: Omit<ProdSpec, 'name'>;
   proxy?: 'nginx' | 'haproxy';
+  /** Request header lines wrk (and the probe) send to this target only, e.g. its credential. */
+  headers?: string[];
 }
 
 function definitions(o: ProdOptions, origin: string): Def[] {
@@ -142,6 +145,32 @@ function definitions(o: ProdOptions, origin: string): Def[] {
         'c with LOG_SAMPLE_SUCCESS=0: no access-log line for successful requests (errors are always logged); the line is neither built nor written',
       spec: { kind: 'edgeway', snapshot: table({}), vars: { LOG_SAMPLE_SUCCESS: '0' } },
     },
+    {
+      id: 'v-jwt',
+      group: 'variant',
+      label: 'c + JWT',
+      describe:
+        'c plus a SecurityPolicy on the target route: JWT (ES256, localJWKS, issuer and audience checked, claimToHeaders sub) and an authorization rule on its scope',
+      spec: { kind: 'edgeway', snapshot: withSecurity(table({}), 'jwt') },
+      headers: [securityHeader('jwt')],
+    },
+    {
+      id: 'v-apikey',
+      group: 'variant',
+      label: 'c + API key',
+      describe:
+        'c plus a SecurityPolicy on the target route: apiKeyAuth with 100 consumers (SHA-256, constant-time compare), key stripped, consumer forwarded',
+      spec: { kind: 'edgeway', snapshot: withSecurity(table({}), 'apikey') },
+      headers: [securityHeader('apikey')],
+    },
+    {
+      id: 'v-jwt-rl',
+      group: 'variant',
+      label: 'd + JWT',
+      describe: 'd (rate limit) plus the v-jwt SecurityPolicy: a JWT-protected, rate-limited route',
+      spec: { kind: 'edgeway', snapshot: withSecurity(table({ rateLimit: true }), 'jwt') },
+      headers: [securityHeader('jwt')],
+    },
     { id: 'e', group: 'context', label: 'nginx', describe: 'nginx reverse proxy', proxy: 'nginx' },
     { id: 'f', group: 'context', label: 'haproxy', describe: 'haproxy reverse proxy', proxy: 'haproxy' },
   ];
@@ -199,10 +228,12 @@ export async function productionLike(o: ProdOptions, out: ProdResults, errors: s
       t.reason = `did not start: ${(e as Error).message}`;
     }
   }
+  const headersOf = new Map(defs.map((d) => [d.id, d.headers ?? []]));
   for (const t of targets.values()) {
     if (t.port === null) continue;
     try {
-      t.probe = await probe(t.port, BENCH_PATH);
+      const own = (headersOf.get(t.id) ?? []).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]);
+      t.probe = await probe(t.port, BENCH_PATH, Object.fromEntries(own));
       if (t.probe.status !== 200) t.reason = `first response ${t.probe.status}: ${t.probe.body.slice(0, 120)}`;
     } catch (e) {
       t.reason = `probe failed: ${(e as Error).message}`;
@@ -216,12 +247,13 @@ export async function productionLike(o: ProdOptions, out: ProdResults, errors: s
   console.log(
     `bench: production-like, ${live.length} targets x ${o.rounds} rounds ≈ ${Math.round(total)} s of load (wrk -t${o.threads} -c${o.connections})`,
   );
-  const extra = [`CF-Connecting-IP: ${CLIENT_IP}`];
+  const common = [`CF-Connecting-IP: ${CLIENT_IP}`];
   for (let r = 0; r < o.rounds; r++) {
     // Rotate the order every round so drift in machine load does not always land on the same target.
     const order = live.map((_, i) => live[(i + r) % live.length]!);
     for (const t of order) {
       const url = `http://127.0.0.1:${t.port}${BENCH_PATH}`;
+      const extra = [...common, ...(headersOf.get(t.id) ?? [])];
       const isWorker = t.group !== 'context' && w !== null;
       const load: LoadSettings = { threads: o.threads, connections: o.connections, durationS: t.durationS };
       try {
@@ -334,6 +366,9 @@ function computeRatios(out: ProdResults): void {
   // What c/b req/s would be if workerd's thread were the only bottleneck (CPU-bound): steadier on a busy machine.
   out.ratios['c/b by CPU per request (b µs / c µs)'] = ratio(m('b')?.cpuUsPerRequest, m('c')?.cpuUsPerRequest);
   out.ratios['d/c by CPU per request (c µs / d µs)'] = ratio(m('c')?.cpuUsPerRequest, m('d')?.cpuUsPerRequest);
+  // Issue 11's target: a JWT-protected, rate-limited route at >= 0.8x the same route without policies.
+  out.ratios['v-jwt-rl/c req/s (JWT + rate limit vs no policies)'] = ratio(m('v-jwt-rl')?.rps, m('c')?.rps);
+  out.ratios['v-jwt-rl/c by CPU per request (c µs / v-jwt-rl µs)'] = ratio(m('c')?.cpuUsPerRequest, m('v-jwt-rl')?.cpuUsPerRequest);
   for (const [name, x, y, k] of [
     ['c/b req/s', 'c', 'b', 'rps'],
     ['c/b p99', 'c', 'b', 'p99Ms'],
@@ -361,6 +396,9 @@ function computeRatios(out: ProdResults): void {
   );
   stage('header filters (2 modifiers)', 'v-filters', 'c', 'v-filters minus c');
   stage('90/10 split over two Backends', 'v-split', 'c', 'v-split minus c');
+  stage('SecurityPolicy: JWT (ES256 verify, scope rule)', 'v-jwt', 'c', 'v-jwt minus c');
+  stage('SecurityPolicy: API key (SHA-256, 100 consumers)', 'v-apikey', 'c', 'v-apikey minus c');
+  stage('JWT on a rate-limited route', 'v-jwt-rl', 'd', 'v-jwt-rl minus d');
   const dbg = t('v-debug');
   if (dbg) stage(`debug headers (${dbg.label.split('=')[1]} vs c)`, 'v-debug', 'c', 'v-debug minus c');
   stage('writing the log line (console.log → workerd stdout)', 'c', 'v-nolog', 'c minus v-nolog');
