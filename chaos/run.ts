@@ -2,7 +2,14 @@
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { SLOW_MS, startUpstream, type ChaosUpstream, type Mode } from './upstreams.js';
+import {
+  SLOW_MS,
+  startLoadSensitiveUpstream,
+  startUpstream,
+  type ChaosUpstream,
+  type LoadSensitiveUpstream,
+  type Mode,
+} from './upstreams.js';
 
 // Bounded by construction: LOOPS loops, each paced, for a fixed schedule, and a hard request cap.
 const LOOPS = Number(process.env.CHAOS_LOOPS ?? 50);
@@ -16,6 +23,15 @@ const HEALTHY_THRESHOLD = 2;
 const UNHEALTHY_THRESHOLD = 3;
 const BACKEND_REQUEST_MS = 1000;
 const HOST = 'chaos.test';
+// Load shedding (issue 16): upstreams whose latency is BASE + PER × requests in flight, driven by closed loops.
+const SHED_BASE_MS = 20;
+const SHED_PER_REQUEST_MS = 10;
+const SHED_LOOPS = 40;
+const SHED_PACE_MS = 50;
+const SHED_RUN_MS = Number(process.env.CHAOS_SHED_MS ?? 4000);
+const SHED_BACKEND_REQUEST_MS = 2000;
+/** The first moments of a run open every connection at once; figures are for the steady state after them. */
+const SHED_WARM_MS = 500;
 const REPORT = fileURLToPath(new URL('../docs/reliability.md', import.meta.url));
 
 interface Sample {
@@ -80,6 +96,54 @@ const SCENARIOS: Scenario[] = [
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface ShedRun {
+  name: string;
+  host: string;
+  /** circuitBreaker.maxRequests, or undefined for none (Envoy's default 1024 applies). */
+  maxRequests: number | undefined;
+  /** Endpoints in priority order: the hot one, then the spare (when listed). */
+  endpoints: ('hot' | 'spare')[];
+}
+
+const SHED_RUNS: ShedRun[] = [
+  { name: 'one endpoint, no limit', host: 'shed-1.chaos.test', maxRequests: undefined, endpoints: ['hot'] },
+  { name: 'one endpoint, maxRequests 10', host: 'shed-1-limited.chaos.test', maxRequests: 10, endpoints: ['hot'] },
+  { name: 'two endpoints, no limit', host: 'shed-2.chaos.test', maxRequests: undefined, endpoints: ['hot', 'spare'] },
+  { name: 'two endpoints, maxRequests 20', host: 'shed-2-limited.chaos.test', maxRequests: 20, endpoints: ['hot', 'spare'] },
+];
+
+/** One Backend and one route per load-shedding run, all over the same two load-sensitive upstreams. */
+function shedResources(hot: LoadSensitiveUpstream, spare: LoadSensitiveUpstream) {
+  return SHED_RUNS.flatMap((r, i) => [
+    {
+      apiVersion: 'edgeway.dev/v1alpha1',
+      kind: 'Backend',
+      metadata: { name: `shed-${i}`, namespace: 'default' },
+      spec: {
+        endpoints: r.endpoints.map((e, priority) => {
+          const u = e === 'hot' ? hot : spare;
+          return { url: `http://127.0.0.1:${u.port}`, cluster: u.name, region: u.region, priority, weight: 1 };
+        }),
+        ...(r.maxRequests !== undefined ? { circuitBreaker: { maxRequests: r.maxRequests } } : {}),
+      },
+    },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: `shed-${i}`, namespace: 'default' },
+      spec: {
+        hostnames: [r.host],
+        rules: [
+          {
+            backendRefs: [{ kind: 'Backend', group: 'edgeway.dev', name: `shed-${i}`, port: 80 }],
+            timeouts: { request: '5s', backendRequest: `${SHED_BACKEND_REQUEST_MS}ms` },
+          },
+        ],
+      },
+    },
+  ]);
+}
+
 function resources(ups: ChaosUpstream[]) {
   return [
     {
@@ -130,6 +194,7 @@ function get(
   base: URL,
   path: string,
   timeoutMs: number,
+  host = HOST,
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -140,7 +205,7 @@ function get(
         method: 'GET',
         agent,
         // The health page needs the operator token, like the admin API (the gateway is started with it below).
-        headers: { host: HOST, authorization: `Bearer ${CHAOS_ADMIN_TOKEN}` },
+        headers: { host, authorization: `Bearer ${CHAOS_ADMIN_TOKEN}` },
         timeout: timeoutMs,
       },
       (res) => {
@@ -319,6 +384,116 @@ function measure(
   };
 }
 
+interface ShedSample {
+  start: number;
+  ms: number;
+  status: number;
+  retryAfter?: string;
+  error?: string;
+}
+interface ShedOutcome {
+  run: ShedRun;
+  sent: number;
+  ok: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+  p50Ms: number;
+  p99Ms: number;
+  p99OkMs: number;
+  /** p99 of the gateway's own 503s (shed requests): they must be fast, never queued. */
+  p99ShedMs: number | null;
+  maxInFlight: { hot: number; spare?: number };
+  spareShare: number;
+  failures: string[];
+}
+
+/** SHED_LOOPS closed loops against one host for SHED_RUN_MS (bounded by time and by MAX_REQUESTS). */
+async function shedRun(base: URL, run: ShedRun, hot: LoadSensitiveUpstream, spare: LoadSensitiveUpstream): Promise<ShedOutcome> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: SHED_LOOPS });
+  const all: ShedSample[] = [];
+  hot.reset();
+  spare.reset();
+  const began = Date.now();
+  const until = began + SHED_RUN_MS;
+  const loop = async () => {
+    while (Date.now() < until && all.length < MAX_REQUESTS) {
+      const start = Date.now();
+      let pause = SHED_PACE_MS;
+      try {
+        const r = await get(agent, base, '/work', 10_000, run.host);
+        const ra = r.headers['retry-after'];
+        all.push({ start, ms: Date.now() - start, status: r.status, ...(typeof ra === 'string' ? { retryAfter: ra } : {}) });
+        // A well-behaved client waits as a 503's Retry-After asks (capped, so a run stays bounded).
+        if (r.status === 503 && typeof ra === 'string' && /^[0-9]+$/.test(ra)) pause = Math.min(2000, Number(ra) * 1000);
+      } catch (e) {
+        all.push({ start, ms: Date.now() - start, status: 0, error: (e as Error).message });
+      }
+      await sleep(pause);
+    }
+  };
+  await Promise.all(Array.from({ length: SHED_LOOPS }, loop));
+  agent.destroy();
+  const samples = all.filter((x) => x.start >= began + SHED_WARM_MS);
+  const ok = samples.filter((x) => x.status === 200);
+  const errs = samples.filter((x) => x.status === 0 || x.status >= 500);
+  const errorKinds: Record<string, number> = {};
+  for (const e of errs) {
+    const k = e.error ?? `HTTP ${e.status}`;
+    errorKinds[k] = (errorKinds[k] ?? 0) + 1;
+  }
+  const shed = samples.filter((x) => x.status === 503);
+  const usesSpare = run.endpoints.includes('spare');
+  const o: ShedOutcome = {
+    run,
+    sent: samples.length,
+    ok: ok.length,
+    errors: errs.length,
+    errorKinds,
+    p50Ms: percentile(
+      samples.map((x) => x.ms),
+      0.5,
+    ),
+    p99Ms: percentile(
+      samples.map((x) => x.ms),
+      0.99,
+    ),
+    p99OkMs: percentile(
+      ok.map((x) => x.ms),
+      0.99,
+    ),
+    p99ShedMs: shed.length
+      ? percentile(
+          shed.map((x) => x.ms),
+          0.99,
+        )
+      : null,
+    maxInFlight: { hot: hot.maxInFlight, ...(usesSpare ? { spare: spare.maxInFlight } : {}) },
+    spareShare: hot.served + spare.served > 0 ? spare.served / (hot.served + spare.served) : 0,
+    failures: [],
+  };
+  if (run.maxRequests !== undefined) {
+    const over = Object.entries(o.maxInFlight).filter(([, n]) => n > run.maxRequests!);
+    if (over.length) o.failures.push(`${over.map(([k, n]) => `${k} saw ${n} in flight`).join(', ')} (bar: <= ${run.maxRequests})`);
+    if (shed.some((x) => x.retryAfter === undefined)) o.failures.push('a shed 503 had no Retry-After');
+    // Nothing waits for a slot: a shed request is answered faster than a served one (the tail is the test machine's).
+    if (o.p99ShedMs !== null && o.p99ShedMs >= o.p99OkMs)
+      o.failures.push(`shed 503s p99 ${o.p99ShedMs} ms, not below the served requests' ${o.p99OkMs} ms (nothing may queue)`);
+  }
+  if (o.ok === 0) o.failures.push('no request succeeded');
+  return o;
+}
+
+/** Limits must pay off: lower p99 for the requests served than the same load without them; with a spare, no errors. */
+function shedBars(outcomes: ShedOutcome[]): void {
+  for (const o of outcomes) {
+    if (o.run.maxRequests === undefined) continue;
+    const baseline = outcomes.find((b) => b.run.maxRequests === undefined && b.run.endpoints.length === o.run.endpoints.length);
+    if (baseline && o.p99OkMs >= baseline.p99OkMs)
+      o.failures.push(`p99 of served requests ${o.p99OkMs} ms, not below ${baseline.p99OkMs} ms without limits`);
+    if (o.run.endpoints.length > 1 && o.errors > 0) o.failures.push(`${o.errors} errors with a spare endpoint (bar: 0)`);
+  }
+}
+
 /** No flapping: per endpoint, consecutive active state changes at least one threshold window apart. */
 function flapCheck(polls: Poll[]): { changes: number; failures: string[] } {
   const byEndpoint = new Map<string, number[]>();
@@ -345,11 +520,31 @@ function flapCheck(polls: Poll[]): { changes: number; failures: string[] } {
   return { changes, failures };
 }
 
-function writeReport(outcomes: Outcome[], flap: { changes: number; failures: string[] }, notes: string[], totalMs: number) {
+function writeReport(
+  outcomes: Outcome[],
+  flap: { changes: number; failures: string[] },
+  shed: ShedOutcome[],
+  notes: string[],
+  totalMs: number,
+) {
   const fmt = (n: number | null) => (n === null ? 'never' : `${n} ms`);
   const rows = outcomes.map(
     (o) =>
       `| ${o.scenario.name} | ${o.sent} | ${o.errors}${o.errors ? ` (${((o.errors / Math.max(1, o.sent)) * 100).toFixed(2)}%)` : ''} | ${o.scenario.mode === 'slow' ? `n/a (kept ${(o.faultyShareDuringFault * 100).toFixed(0)}% share)` : fmt(o.movedMs)} | ${fmt(o.backMs)} | ${o.p99Ms} ms | ${o.failures.length ? `FAIL: ${o.failures.join('; ')}` : 'pass'} |`,
+  );
+  const shedRows = shed.map(
+    (o) =>
+      `| ${o.run.name} | ${o.sent} | ${o.errors}${
+        o.errors
+          ? ` (${((o.errors / Math.max(1, o.sent)) * 100).toFixed(1)}%${
+              Object.keys(o.errorKinds).length
+                ? `, ${Object.entries(o.errorKinds)
+                    .map(([k, n]) => `${k} ×${n}`)
+                    .join(', ')}`
+                : ''
+            })`
+          : ''
+      } | ${o.p50Ms} ms | ${o.p99Ms} ms | ${o.p99OkMs} ms | ${o.p99ShedMs === null ? '–' : `${o.p99ShedMs} ms`} | ${o.maxInFlight.hot}${o.maxInFlight.spare !== undefined ? ` / ${o.maxInFlight.spare}` : ''} | ${o.run.endpoints.length > 1 ? `${(o.spareShare * 100).toFixed(0)}%` : '–'} | ${o.failures.length ? `FAIL: ${o.failures.join('; ')}` : 'pass'} |`,
   );
   const text = `# Reliability
 
@@ -381,13 +576,31 @@ Bars (issue 3): 0 client-visible errors for GETs when an endpoint or a region re
 answers; traffic fully moved within 1 s on passive signals; back within two active intervals (${2 * ACTIVE_INTERVAL_MS} ms) of recovery;
 no flapping. "Traffic moved" for a hung endpoint is bounded by backendRequest (${BACKEND_REQUEST_MS} ms): no passive signal exists
 before the first attempt times out, so no 1 s bar applies there. The slow-upstream scenario checks there is no false positive: a slow but answering endpoint keeps serving with no errors.
+
+## Load shedding (circuitBreaker.maxRequests)
+
+An upstream whose latency grows with its concurrency: each request takes ${SHED_BASE_MS} ms + ${SHED_PER_REQUEST_MS} ms × the requests in flight
+at that endpoint when it arrives. ${SHED_LOOPS} closed loops (${SHED_PACE_MS} ms pause after each answer; after a 503 with
+\`Retry-After\`, the pause it asks for, at most 2 s) for ${SHED_RUN_MS / 1000} s per run, one run at a time, after the fault scenarios; figures
+leave out the first ${SHED_WARM_MS} ms of each run, when every connection opens at once. "One endpoint": a Backend with only the load-sensitive endpoint; "two endpoints": the
+same endpoint at priority 0 and a second, identical one at priority 1, which takes traffic only when the first is
+at its limit. Errors are 5xx seen by the client (with a limit: the gateway's own \`503 overloaded\`, with \`Retry-After\`).
+
+| Run | Sent | Errors | p50 | p99 (all) | p99 (served) | p99 (shed 503s) | Max in flight at upstream (hot / spare) | Spare's share | Bars |
+|---|---|---|---|---|---|---|---|---|---|
+${shedRows.join('\n')}
+
+Bars (issue 16): with a limit, no endpoint ever sees more than \`maxRequests\` in flight from the gateway; every shed 503
+carries \`Retry-After\` and is answered faster than a served request (p99; nothing waits for a slot); the requests that are served have a lower
+p99 than the same load without limits; with a spare endpoint, no client-visible errors.
 ${notes.length ? `\n## Notes from this run\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
   writeFileSync(REPORT, text);
 }
 
 /** The gateway logs one JSON line per request; keep health changes and drop the rest so CI logs stay readable. */
-function quietGatewayLogs(): { healthLines: string[] } {
+function quietGatewayLogs(): { healthLines: string[]; shedLines: string[] } {
   const healthLines: string[] = [];
+  const shedLines: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
@@ -395,13 +608,14 @@ function quietGatewayLogs(): { healthLines: string[] } {
       .split('\n')
       .filter((line: string) => {
         if (line.includes('health.active.change') || line.includes('health.passive.change')) healthLines.push(line);
-        return !line.includes('"msg":"request"');
+        if (line.includes('"msg":"overloaded"')) shedLines.push(line);
+        return !line.includes('"msg":"request"') && !line.includes('"msg":"overloaded"');
       })
       .join('\n');
     if (kept.trim() === '') return true;
     return (write as (c: string, ...r: unknown[]) => boolean)(kept, ...rest);
   }) as typeof process.stdout.write;
-  return { healthLines };
+  return { healthLines, shedLines };
 }
 
 async function main() {
@@ -410,6 +624,8 @@ async function main() {
   const notes: string[] = [];
   const ups: ChaosUpstream[] = [];
   for (const r of REGIONS) for (const c of r.clusters) ups.push(await startUpstream(c, r.region));
+  const hot = await startLoadSensitiveUpstream('hot', 'us-east-1', SHED_BASE_MS, SHED_PER_REQUEST_MS);
+  const spare = await startLoadSensitiveUpstream('spare', 'us-east-1', SHED_BASE_MS, SHED_PER_REQUEST_MS);
   const byName = new Map(ups.map((u) => [u.name, u]));
   let gw: { url: string | URL; publish?: unknown; dispose: () => unknown } | undefined;
   let exit = 0;
@@ -425,7 +641,11 @@ async function main() {
       console.error(`chaos: cannot load startDevGateway from src/cli/dev-server.ts: ${(e as Error).message}`);
       return 2;
     }
-    gw = await startDevGateway({ resources: resources(ups), port: 0, bindings: { ADMIN_TOKEN: CHAOS_ADMIN_TOKEN } });
+    gw = await startDevGateway({
+      resources: [...resources(ups), ...shedResources(hot, spare)],
+      port: 0,
+      bindings: { ADMIN_TOKEN: CHAOS_ADMIN_TOKEN },
+    });
     const base = new URL(String(gw.url));
     console.log(`chaos: gateway at ${base.origin}, ${ups.length} upstreams, ${LOOPS} loops`);
 
@@ -457,21 +677,35 @@ async function main() {
     }
     await load.stop();
     await poller.stop();
+
+    // Load shedding runs, one at a time on a quiet gateway (the fault load has stopped).
+    const shed: ShedOutcome[] = [];
+    for (const run of SHED_RUNS) {
+      const o = await shedRun(base, run, hot, spare);
+      shed.push(o);
+      await sleep(500);
+    }
+    shedBars(shed);
+    for (const o of shed)
+      console.log(
+        `chaos: load shedding, ${o.run.name}: sent ${o.sent}, errors ${o.errors} ${JSON.stringify(o.errorKinds)}, p99 ${o.p99Ms} ms (served ${o.p99OkMs} ms), max in flight ${JSON.stringify(o.maxInFlight)} -> ${o.failures.length ? 'FAIL ' + o.failures.join('; ') : 'pass'}`,
+      );
     if (!seenActive())
       notes.push('no active health state reached the isolate (HealthCheckerDO not bound or the isolate does not pull snapshots yet).');
     const flap = flapCheck(polls);
     notes.push(`${logs.healthLines.length} health state-change log lines from the gateway during the run.`);
+    notes.push(`${logs.shedLines.length} "overloaded" log lines (one per shed request) from the gateway during the load-shedding runs.`);
     if (process.env.CHAOS_NOTE) notes.push(process.env.CHAOS_NOTE);
-    writeReport(outcomes, flap, notes, Date.now() - began);
+    writeReport(outcomes, flap, shed, notes, Date.now() - began);
     console.log(
       `chaos: flapping ${flap.failures.length ? 'FAIL ' + flap.failures.join('; ') : 'pass'}; report written to docs/reliability.md`,
     );
     for (const n of notes) console.log(`chaos: note: ${n}`);
     if (process.env.CHAOS_VERBOSE) for (const l of [...logs.healthLines]) process.stderr.write(`chaos: gateway: ${l}\n`);
-    if (outcomes.some((o) => o.failures.length) || flap.failures.length) exit = 1;
+    if (outcomes.some((o) => o.failures.length) || flap.failures.length || shed.some((o) => o.failures.length)) exit = 1;
   } finally {
     await gw?.dispose();
-    await Promise.all(ups.map((u) => u.close()));
+    await Promise.all([...ups.map((u) => u.close()), hot.close(), spare.close()]);
   }
   return exit;
 }

@@ -92,3 +92,72 @@ export async function startUpstream(name: string, region: string): Promise<Chaos
   await listen(0);
   return u;
 }
+
+/** An upstream that slows down as it gets busier (issue 16's load-shedding scenario). */
+export interface LoadSensitiveUpstream {
+  name: string;
+  region: string;
+  port: number;
+  inFlight: number;
+  /** Highest number of requests in flight since the last reset. */
+  maxInFlight: number;
+  served: number;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Answers after `baseMs + perRequestMs × requests in flight` (this one included, counted on arrival), the way a
+ * service that shares a CPU or a connection pool among its requests degrades: every extra concurrent request makes
+ * all of them slower.
+ */
+export async function startLoadSensitiveUpstream(
+  name: string,
+  region: string,
+  baseMs: number,
+  perRequestMs: number,
+): Promise<LoadSensitiveUpstream> {
+  const u: LoadSensitiveUpstream = {
+    name,
+    region,
+    port: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    served: 0,
+    reset() {
+      u.maxInFlight = u.inFlight;
+      u.served = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  const server = http.createServer((req, res) => {
+    req.resume();
+    u.inFlight++;
+    u.maxInFlight = Math.max(u.maxInFlight, u.inFlight);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      u.inFlight--;
+    };
+    res.on('close', finish);
+    setTimeout(
+      () => {
+        finish();
+        u.served++;
+        if (res.destroyed) return;
+        res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name });
+        res.end(JSON.stringify({ upstream: name, region }));
+      },
+      baseMs + perRequestMs * u.inFlight,
+    );
+  });
+  server.keepAliveTimeout = 2000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  u.port = (server.address() as AddressInfo).port;
+  return u;
+}
