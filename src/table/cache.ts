@@ -7,7 +7,7 @@ import { KV_POINTER_KEY, SnapshotPointer } from '../schema/snapshot.js';
 import { locateIssues, validateTableRoot } from '../schema/validate.js';
 import type { CompiledTable } from '../table.js';
 import { compileTable } from './compile.js';
-import { formatIssue, safeJson, ShardedTable, type Logger, type TableSource } from './sharded.js';
+import { formatIssue, safeJson, SHARD_MEMORY_BUDGET_BYTES, ShardedTable, type Logger, type TableSource } from './sharded.js';
 
 export type { Logger, TableSource } from './sharded.js';
 
@@ -31,6 +31,8 @@ export class TableCache {
   constructor(
     private readonly log: Logger,
     private refreshMs = 5000,
+    /** Shard JSON kept compiled per isolate (src/table/sharded.ts): least recently used shards go first. */
+    private readonly shardBudgetBytes = SHARD_MEMORY_BUDGET_BYTES,
   ) {}
 
   setRefreshMs(ms: number): void {
@@ -140,7 +142,7 @@ export class TableCache {
       }
       const next: Loaded =
         'index' in parsed
-          ? { kind: 'sharded', table: new ShardedTable(parsed.index, this.log) }
+          ? { kind: 'sharded', table: new ShardedTable(parsed.index, this.log, this.shardBudgetBytes) }
           : { kind: 'whole', table: compileTable(parsed.snapshot) };
       this.previous = this.current;
       this.current = next;

@@ -18,10 +18,11 @@ import {
 import type { KvEntry } from '../table.js';
 
 /**
- * A snapshot whose JSON is larger than this is written sharded. 1 MiB is ~3k routes of the bench's mix: below it a
- * cold isolate parses, validates and compiles the whole table in a few milliseconds anyway.
+ * A snapshot whose JSON is larger than this (two shards' worth, ~600-800 routes) is written sharded. bench/scale.ts:
+ * a cold isolate spends ~100 ms of gateway work per 1k routes of a whole snapshot (parse, validate, compile with a cold
+ * JIT), against ~20 ms for an index plus one shard; a 10-route table stays one key.
  */
-export const SHARD_THRESHOLD_BYTES = 1024 * 1024;
+export const SHARD_THRESHOLD_BYTES = 256 * 1024;
 /** Aimed-at size of one shard's routes: one shard is what a cold isolate loads for its first request. */
 export const SHARD_TARGET_BYTES = 128 * 1024;
 

@@ -20,6 +20,10 @@ export type Logger = (line: Record<string, unknown>) => void;
 
 interface ShardSlot {
   view: CompiledTable | undefined;
+  /** Size of the shard's JSON while loaded (the memory budget counts it). */
+  bytes: number;
+  /** Tick of the last request served from it: the least recently used shard is dropped first. */
+  usedAt: number;
   loading: Promise<CompiledTable | undefined> | undefined;
   /** Last failed fetch (KV error or missing key): retried once the retry interval has passed. */
   failedAt: number | undefined;
@@ -28,6 +32,13 @@ interface ShardSlot {
 }
 
 /** A route hostname that is neither a wildcard nor absent: the match came from a host's exact group. */
+/**
+ * Shard JSON an isolate keeps compiled at most (~6x that in heap: bench/scale.ts measures it). An isolate that sees
+ * hosts of every shard of a 100k-route table would otherwise hold all of it (~250 MB, past the 128 MB isolate limit);
+ * past the budget the least recently used shard is dropped and read again (one KV read) when one of its hosts returns.
+ */
+export const SHARD_MEMORY_BUDGET_BYTES = 4 * 1024 * 1024;
+
 const isExactHostMatch = (m: RouteMatch) => m.matchedHostname !== '' && m.matchedHostname.charCodeAt(0) !== 42; /* * */
 
 export class ShardedTable {
@@ -35,19 +46,29 @@ export class ShardedTable {
   /** The index alone (wildcard and hostname-less routes): what callers without a host (the health page) see. */
   readonly index: CompiledTable;
   private readonly slots: ShardSlot[];
+  private tick = 0;
+  private loadedBytes = 0;
 
   constructor(
     private readonly doc: TableIndex,
     private readonly log: Logger,
+    private readonly budgetBytes = SHARD_MEMORY_BUDGET_BYTES,
   ) {
     this.version = doc.version;
     this.index = compileTable(indexSnapshot(doc));
     this.slots = Array.from({ length: doc.sharding.count }, () => ({
       view: undefined,
+      bytes: 0,
+      usedAt: 0,
       loading: undefined,
       failedAt: undefined,
       rejected: false,
     }));
+  }
+
+  /** Shards compiled in this isolate now. */
+  get loadedShards(): number {
+    return this.slots.filter((s) => s.view !== undefined).length;
   }
 
   get shardCount(): number {
@@ -61,7 +82,10 @@ export class ShardedTable {
 
   /** The composed table for a shard, if it is loaded. */
   ready(shard: number): CompiledTable | undefined {
-    return this.slots[shard]?.view;
+    const slot = this.slots[shard];
+    if (slot?.view === undefined) return undefined;
+    slot.usedAt = ++this.tick;
+    return slot.view;
   }
 
   /**
@@ -104,6 +128,10 @@ export class ShardedTable {
     }
     const compiled = compileTable(shardSnapshot(this.doc, parsed.shard));
     slot.view = compose(this.index, compiled, this.doc, parsed.shard);
+    slot.bytes = raw.length;
+    slot.usedAt = ++this.tick;
+    this.loadedBytes += raw.length;
+    this.evict(slot);
     this.log({
       level: 'info',
       msg: 'routing table shard loaded',
@@ -114,6 +142,17 @@ export class ShardedTable {
       compileMs: Math.round(compiled.compileMs * 100) / 100,
     });
     return slot.view;
+  }
+  /** Drops least recently used shards (never `keep`) until the loaded ones fit the budget. */
+  private evict(keep: ShardSlot): void {
+    while (this.loadedBytes > this.budgetBytes) {
+      let lru: ShardSlot | undefined;
+      for (const s of this.slots) if (s.view !== undefined && s !== keep && (lru === undefined || s.usedAt < lru.usedAt)) lru = s;
+      if (lru === undefined) return;
+      lru.view = undefined;
+      this.loadedBytes -= lru.bytes;
+      lru.bytes = 0;
+    }
   }
 }
 

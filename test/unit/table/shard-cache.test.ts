@@ -134,6 +134,34 @@ describe('TableCache, sharded table', () => {
     expect(await routeFor(elsewhere, 0)).toBe('default/catchall');
   });
 
+  it('keeps at most its shard budget compiled, dropping the least recently used shard and reading it again on demand', async () => {
+    const kv = new FakeKV();
+    kv.publish(snapshot(1));
+    const shardBytes = Math.max(...[...kv.data].filter(([k]) => k.includes(':shard:')).map(([, v]) => v.length));
+    // Room for two shards.
+    const cache = new TableCache(() => {}, 60_000, shardBytes * 2 + 1);
+    const hostsByShard = new Map<number, string>();
+    for (const h of HOSTS) if (!hostsByShard.has(shardOf(h, count))) hostsByShard.set(shardOf(h, count), h);
+    const [h1, h2, h3] = [...hostsByShard.values()];
+    const at = async (host: string) =>
+      (await cache.get(kv, 0, () => {}, host))?.matcher.match({
+        host,
+        path: '/',
+        method: 'GET',
+        headers: new Headers(),
+        query: new URLSearchParams(),
+      })?.routeKey;
+    const reads = (host: string) => kv.reads.filter((k) => k === shardKey(1, host)).length;
+    expect(await at(h1!)).toBe(`default/r${HOSTS.indexOf(h1!)}`);
+    expect(await at(h2!)).toBe(`default/r${HOSTS.indexOf(h2!)}`);
+    expect(await at(h1!)).toBe(`default/r${HOSTS.indexOf(h1!)}`); // h1 is now the most recently used
+    expect(await at(h3!)).toBe(`default/r${HOSTS.indexOf(h3!)}`); // drops h2's shard
+    expect(await at(h1!)).toBe(`default/r${HOSTS.indexOf(h1!)}`);
+    expect(reads(h1!)).toBe(1);
+    expect(await at(h2!)).toBe(`default/r${HOSTS.indexOf(h2!)}`);
+    expect(reads(h2!)).toBe(2);
+  });
+
   it('reads the single-key form and switches between the forms', async () => {
     const { kv, routeFor, settle } = setup();
     const small = snapshot(1);
