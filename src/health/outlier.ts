@@ -135,6 +135,16 @@ export class OutlierDetector {
     return this.change(key, c, from, reason);
   }
 
+  /**
+   * Hands a half-open trial back without an outcome: the trial request was answered with an overload pause
+   * (Retry-After, src/health/overload.ts), which says nothing about health, so the next request after the pause
+   * takes the trial instead of waiting out trialTimeoutMs.
+   */
+  releaseTrial(key: string): void {
+    const c = this.circuits.get(key);
+    if (c?.state === 'half-open') c.trialAt = undefined;
+  }
+
   /** The endpoint's latest recorded outcome, when that was a failure (undefined after a success, or if never seen). */
   lastFailure(key: string): PassiveOutcome | undefined {
     return this.circuits.get(key)?.lastFailure;

@@ -181,6 +181,24 @@ describe('upstream overload signals: 503/429 with Retry-After', () => {
     expect((await get('http://ra-retry.example.com/')).json).toMatchObject({ error: 'overloaded' });
   });
 
+  it('hands a half-open trial back when it is answered with a pause, so the trial comes right after the pause', async () => {
+    await publish([
+      backend('ra-trial', [endpoint('use1', { priority: 0 }), endpoint('usw2', { priority: 1 })], {
+        healthCheck: { passive: { consecutiveFailures: 1, baseEjectionTime: '300ms' } },
+      }),
+      route('ra-trial', { ...hosts('ra-trial'), rules: [{ backendRefs: [{ name: 'ra-trial' }] }] }),
+    ]);
+    expect((await get('http://ra-trial.example.com/_status/500')).echo?.upstream).toBe('use1');
+    expect((await get('http://ra-trial.example.com/')).echo?.upstream).toBe('usw2');
+    await sleep(350);
+    // Half-open: this request is use1's trial, and it is told to come back in 1 s.
+    const trial = await get('http://ra-trial.example.com/_status/503?retry-after=1');
+    expect(trial.echo?.upstream).toBe('use1');
+    expect((await get('http://ra-trial.example.com/')).echo?.upstream).toBe('usw2');
+    await sleep(1100);
+    expect((await get('http://ra-trial.example.com/')).echo?.upstream).toBe('use1');
+  });
+
   it('bounds hostile values: huge is capped at maxRetryAfter, negative and garbage are ignored', async () => {
     await publish([
       backend('ra-hostile', [endpoint('use1')], {

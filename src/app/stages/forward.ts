@@ -29,6 +29,8 @@ interface Handle {
   slot: boolean;
   /** The attempt's answer was a 503/429 with Retry-After: the pause stands in for a passive failure. */
   paused?: boolean;
+  /** The attempt took the endpoint's half-open trial. */
+  trial?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -116,7 +118,10 @@ async function forwardRequest(ctx: RequestContext): Promise<Response> {
         const handle: Handle = { pool, index: choice.index, key, slot: false };
         // A half-open endpoint takes exactly one trial request; if someone else took it, look again without it.
         // In panic the trial is still taken when free (its outcome closes or re-opens the circuit), but not waited for.
-        if (!health.admit(key, at) && !panic) return next([...tried, handle], allowRepeat);
+        const halfOpen = health.outlier.state(key, at) === 'half-open';
+        const admitted = health.admit(key, at);
+        if (!admitted && !panic) return next([...tried, handle], allowRepeat);
+        handle.trial = halfOpen && admitted;
         // Taken when chosen (a retry's backoff keeps it); released when the attempt's fetch settles, or after the loop.
         load.acquire(key);
         handle.slot = true;
@@ -160,7 +165,11 @@ async function forwardRequest(ctx: RequestContext): Promise<Response> {
     next,
     report: (handle: Handle, outcome: Outcome, at: number) => {
       // The upstream said how long to stay away: that pause is the consequence, not a failure toward ejection too.
-      if (handle.paused) return;
+      // A half-open trial it held is handed back, so the endpoint's trial comes right after the pause.
+      if (handle.paused) {
+        if (handle.trial) health.outlier.releaseTrial(handle.key);
+        return;
+      }
       const b = handle.pool.backend;
       const change = health.record(handle.key, b, outcome, at);
       if (change) console.log(circuitLogLine(change, at, served.route));

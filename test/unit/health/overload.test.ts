@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { OutlierDetector } from '../../../src/health/outlier.js';
 import { EndpointLoad, overloadLogLine, parseRetryAfter } from '../../../src/health/overload.js';
 
 const NOW = Date.parse('2026-12-03T12:00:00Z');
@@ -110,5 +111,27 @@ describe('EndpointLoad', () => {
       route: 'ns/r/rule0',
     });
     expect(String(line.reason)).toContain('429');
+  });
+});
+
+describe('a half-open trial answered with a pause', () => {
+  it('is handed back without an outcome: the next request after the pause takes it', () => {
+    const d = new OutlierDetector({ consecutiveFailures: 1, baseEjectionMs: 1000, maxEjectionMs: 1000, maxEjectionPercent: 100 });
+    d.record('a', 'http-5xx', 0);
+    expect(d.admit('a', 1000)).toBe(true);
+    expect(d.trialAvailable('a', 1001)).toBe(false);
+    d.releaseTrial('a');
+    expect(d.state('a', 1001)).toBe('half-open');
+    expect(d.trialAvailable('a', 1001)).toBe(true);
+    expect(d.view('a', 1001)?.counters.failures).toBe(1);
+  });
+
+  it('changes nothing for a closed or open circuit', () => {
+    const d = new OutlierDetector({ consecutiveFailures: 1, baseEjectionMs: 1000, maxEjectionMs: 1000, maxEjectionPercent: 100 });
+    d.releaseTrial('unknown');
+    d.record('a', 'http-5xx', 0);
+    d.releaseTrial('a');
+    expect(d.state('a', 10)).toBe('open');
+    expect(d.admit('a', 10)).toBe(false);
   });
 });
