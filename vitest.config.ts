@@ -22,6 +22,9 @@ export default defineConfig({
               bindings: {
                 DEBUG_HEADERS: 'on',
                 EDGEWAY_ENV: 'test',
+                // Traffic metrics in 1 s buckets, flushed every second, so rollout tests run in seconds.
+                METRICS_BUCKET_SECONDS: '1',
+                METRICS_FLUSH_SECONDS: '1',
                 ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
                 AGENT_KEYS: JSON.stringify({
                   'aws-use1': 'secret-aws-use1-0123456789abcdef',

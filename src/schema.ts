@@ -10,3 +10,4 @@ export type * from './schema/ratelimitpolicy.js';
 export type * from './schema/securitypolicy.js';
 export type * from './schema/snapshot.js';
 export type * from './schema/references.js';
+export type * from './schema/rollout.js';

@@ -22,6 +22,7 @@ import { adminHost, agentAuth, forbidden, operatorAuth, unauthorized, type Admin
 import type { CoordinatorDO } from './durable-object.js';
 import { COORDINATOR_NAME, type AdminEnv } from './env.js';
 import { registerExplainRoute } from './explain.js';
+import { registerRolloutRoutes, syncRollouts } from './rollouts.js';
 import { issuePath, type Outcome } from './state.js';
 import {
   MAX_AGENT_BODY_BYTES,
@@ -138,6 +139,7 @@ adminApp.openapi(
       200: { ...json(PublishResult, 'Published'), headers: etagHeader },
       400: problem('Invalid body: every issue is listed'),
       401: problem('Missing or wrong token'),
+      409: problem('The resources change weights of a rule a Rollout is moving'),
       412: problem('Resources changed since the If-Match version'),
       413: problem('Body over the limit'),
       428: problem('If-Match missing'),
@@ -146,6 +148,10 @@ adminApp.openapi(
   async (c) => {
     const out = await coordinator(c.env).publish(c.req.valid('json').resources, c.req.header('if-match'));
     if (!out.ok) return fail(c, out) as never;
+    // New or changed Rollouts start now; the publish stands even if one cannot (GET /rollouts says why).
+    await syncRollouts(c.env).catch((err: unknown) =>
+      console.log(JSON.stringify({ level: 'error', event: 'admin.rollouts.sync_failed', message: String(err) })),
+    );
     c.header('ETag', etag(out.value.version));
     return c.json(out.value, 200);
   },
@@ -164,6 +170,7 @@ adminApp.openapi(
       400: problem('Invalid body or unknown backendRef'),
       401: problem('Missing or wrong token'),
       404: problem('Route or rule not published'),
+      409: problem("A Rollout is moving this rule's weights"),
       412: problem('Resources changed since the If-Match version'),
     },
   }),
@@ -324,6 +331,8 @@ adminApp.openapi(
 );
 
 registerExplainRoute(adminApp);
+
+registerRolloutRoutes(adminApp);
 
 export const OPENAPI_CONFIG = {
   openapi: '3.1.0',

@@ -3,7 +3,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Resource } from '../schema/snapshot.js';
 import { tableEntries } from '../table/shard.js';
 import type { PushBody, WeightsBody } from './api.js';
-import { CoordinatorState, DEFAULT_STALE_AFTER_MS, type ClusterRecord, type HistoryEntry, type Meta } from './state.js';
+import { CoordinatorState, DEFAULT_STALE_AFTER_MS, type ClusterRecord, type HistoryEntry, type Meta, type RolloutLock } from './state.js';
 import type { AdminEnv } from './env.js';
 import { parseAgentKeysDetailed } from './signing.js';
 export { COORDINATOR_NAME } from './env.js';
@@ -33,13 +33,14 @@ export class Coordinator {
 
   private async load() {
     const s = this.ctx.storage;
-    const [meta, published, flushed, history, clusters, nonces] = await Promise.all([
+    const [meta, published, flushed, history, clusters, nonces, locks] = await Promise.all([
       s.get<Meta>('meta'),
       s.get<Resource[]>('published'),
       s.get<FlushMark>('flushed'),
       s.list<HistoryEntry>({ prefix: 'history:' }),
       s.list<ClusterRecord>({ prefix: 'cluster:' }),
       s.list<number>({ prefix: 'nonce:' }),
+      s.list<RolloutLock>({ prefix: 'lock:' }),
     ]);
     this.state = new CoordinatorState({
       ...(meta ? { meta } : {}),
@@ -47,6 +48,7 @@ export class Coordinator {
       history: [...history.values()],
       clusters: [...clusters.values()],
       nonces: [...nonces.entries()].map(([k, v]) => [k.slice('nonce:'.length), v]),
+      locks: [...locks.values()],
     });
     this.flushed = flushed ?? { version: 0, at: 0 };
     // A changed AGENT_KEYS restarts the object: schedule the withdrawal of clusters whose key is gone.
@@ -170,6 +172,23 @@ export class Coordinator {
     return out;
   }
 
+  /** A rollout's step (src/rollout): weights of the rule it holds, as a new version. */
+  async rolloutWeights(rollout: string, body: WeightsBody, release: boolean) {
+    const out = this.state.rolloutWeights(rollout, body, release, Date.now());
+    await this.persist();
+    return out;
+  }
+
+  async releaseRollout(rollout: string) {
+    this.state.releaseRollout(rollout);
+    await this.persist();
+  }
+
+  /** Published resources of one kind as the rollouts read them (Rollouts, and the HTTPRoute a rollout targets). */
+  async published(kind: 'Rollout' | 'HTTPRoute') {
+    return this.state.published.filter((r) => r.kind === kind);
+  }
+
   async rollback(version: number) {
     const out = this.state.rollback(version, Date.now());
     await this.persist();
@@ -264,6 +283,15 @@ export class CoordinatorDO extends DurableObject<AdminEnv> {
   }
   rollback(version: number) {
     return this.core.rollback(version);
+  }
+  rolloutWeights(rollout: string, body: WeightsBody, release: boolean) {
+    return this.core.rolloutWeights(rollout, body, release);
+  }
+  releaseRollout(rollout: string) {
+    return this.core.releaseRollout(rollout);
+  }
+  published(kind: 'Rollout' | 'HTTPRoute') {
+    return this.core.published(kind);
   }
   versions() {
     return this.core.versions();

@@ -36,7 +36,17 @@ export interface Meta {
 }
 
 export type Issue = { index?: number; path: string; message: string };
-export type Outcome<T> = { ok: true; value: T } | { ok: false; status: 400 | 403 | 404 | 412 | 428; error: string; issues?: Issue[] };
+export type Outcome<T> = { ok: true; value: T } | { ok: false; status: 400 | 403 | 404 | 409 | 412 | 428; error: string; issues?: Issue[] };
+
+/** A rule a Rollout is moving: only that rollout writes its weights until it ends (src/rollout). */
+export interface RolloutLock {
+  /** "namespace/name" of the Rollout. */
+  rollout: string;
+  namespace: string;
+  route: string;
+  /** Index of the rule in spec.rules. */
+  rule: number;
+}
 
 /** Storage key -> new value, or undefined to delete. The Durable Object writes these after each mutation. */
 export type Writes = Map<string, unknown>;
@@ -86,6 +96,8 @@ export class CoordinatorState {
   clusters: Map<string, ClusterRecord>;
   /** Signatures seen recently -> when they may be forgotten (ms). */
   nonces: Map<string, number>;
+  /** Rollout "namespace/name" -> the rule it holds (persisted as `lock:<rollout>`). */
+  locks: Map<string, RolloutLock>;
   writes: Writes = new Map();
 
   constructor(init?: {
@@ -94,12 +106,14 @@ export class CoordinatorState {
     history?: HistoryEntry[];
     clusters?: ClusterRecord[];
     nonces?: [string, number][];
+    locks?: RolloutLock[];
   }) {
     this.meta = init?.meta ?? { version: 0, publishedVersion: 0, createdAt: new Date(0).toISOString() };
     this.published = init?.published ?? [];
     this.history = [...(init?.history ?? [])].sort((a, b) => a.version - b.version);
     this.clusters = new Map((init?.clusters ?? []).map((c) => [c.cluster, c]));
     this.nonces = new Map(init?.nonces ?? []);
+    this.locks = new Map((init?.locks ?? []).map((l) => [l.rollout, l]));
   }
 
   /** Hands the pending storage writes to the caller and forgets them. */
@@ -181,6 +195,8 @@ export class CoordinatorState {
     if (!pre.ok) return pre;
     const v = validateResources(raw);
     if (!v.ok) return v;
+    const held = this.heldWeightsChanged(v.value.resources);
+    if (held) return { ok: false, status: 409, error: held };
     return { ok: true, value: { version: this.commitPublished(v.value.resources, now, reason), warnings: v.value.warnings } };
   }
 
@@ -188,6 +204,72 @@ export class CoordinatorState {
   setWeights(body: WeightsBody, ifMatch: string | undefined, now: number): Outcome<{ version: number }> {
     const pre = this.precondition(ifMatch, false);
     if (!pre.ok) return pre;
+    return this.applyWeights(body, now, `weights ${body.namespace}/${body.route}`, undefined);
+  }
+
+  /** Index of a route's rule by name or index, or -1. */
+  private ruleIndex(namespace: string, route: string, rule: string | number): number {
+    const r = this.published.find((x) => x.kind === 'HTTPRoute' && x.metadata.name === route && x.metadata.namespace === namespace);
+    if (!r || r.kind !== 'HTTPRoute') return -1;
+    const i = typeof rule === 'number' ? rule : r.spec.rules.findIndex((x) => x.name === rule);
+    return i < r.spec.rules.length ? i : -1;
+  }
+
+  /** The lock on a rule, if a rollout holds it. */
+  lockOf(namespace: string, route: string, rule: number): RolloutLock | undefined {
+    for (const l of this.locks.values()) if (l.namespace === namespace && l.route === route && l.rule === rule) return l;
+    return undefined;
+  }
+
+  /** Why a publish may not happen: it changes weights of a rule a rollout holds (null: it may). */
+  private heldWeightsChanged(next: Resource[]): string | null {
+    for (const l of this.locks.values()) {
+      const find = (list: Resource[]) =>
+        list.find((x): x is HTTPRoute => x.kind === 'HTTPRoute' && x.metadata.name === l.route && x.metadata.namespace === l.namespace);
+      const weights = (r: HTTPRoute | undefined) =>
+        stable((r?.spec.rules[l.rule]?.backendRefs ?? []).map((b) => [b.name, b.namespace, b.weight]));
+      if (weights(find(next)) !== weights(find(this.published)))
+        return `rollout ${l.rollout} is moving the weights of HTTPRoute ${l.namespace}/${l.route} rule ${l.rule}: pause and abort or promote it first`;
+    }
+    return null;
+  }
+
+  /**
+   * A rollout's step: new weights for its rule as a new version. The first call takes the rule (another rollout
+   * holding it is a conflict); `release` ends the hold (abort, promotion).
+   */
+  rolloutWeights(rollout: string, body: WeightsBody, release: boolean, now: number): Outcome<{ version: number }> {
+    const rule = this.ruleIndex(body.namespace, body.route, body.rule);
+    if (rule < 0)
+      return { ok: false, status: 404, error: `HTTPRoute ${body.namespace}/${body.route} has no rule ${JSON.stringify(body.rule)}` };
+    const holder = this.lockOf(body.namespace, body.route, rule);
+    if (holder && holder.rollout !== rollout) return { ok: false, status: 409, error: `rule is held by rollout ${holder.rollout}` };
+    const out = this.applyWeights(body, now, `rollout ${rollout}`, rollout);
+    if (!out.ok) return out;
+    if (release) {
+      this.locks.delete(rollout);
+      this.writes.set(`lock:${rollout}`, undefined);
+    } else if (!holder) {
+      const lock: RolloutLock = { rollout, namespace: body.namespace, route: body.route, rule };
+      this.locks.set(rollout, lock);
+      this.writes.set(`lock:${rollout}`, lock);
+    }
+    return out;
+  }
+
+  /** Drops a rollout's hold without changing weights (the Rollout was deleted or replaced). */
+  releaseRollout(rollout: string): void {
+    if (this.locks.delete(rollout)) this.writes.set(`lock:${rollout}`, undefined);
+  }
+
+  private applyWeights(body: WeightsBody, now: number, reason: string, rollout: string | undefined): Outcome<{ version: number }> {
+    const held = this.lockOf(body.namespace, body.route, this.ruleIndex(body.namespace, body.route, body.rule));
+    if (held && held.rollout !== rollout)
+      return {
+        ok: false,
+        status: 409,
+        error: `rollout ${held.rollout} is moving these weights: pause and abort or promote it first`,
+      };
     const idx = this.published.findIndex(
       (r) => r.kind === 'HTTPRoute' && r.metadata.name === body.route && r.metadata.namespace === body.namespace,
     );
@@ -208,7 +290,7 @@ export class CoordinatorState {
     if (issues.length) return { ok: false, status: 400, error: 'invalid weights', issues };
     const resources = [...this.published];
     resources[idx] = route;
-    return { ok: true, value: { version: this.commitPublished(resources, now, `weights ${body.namespace}/${body.route}`) } };
+    return { ok: true, value: { version: this.commitPublished(resources, now, reason) } };
   }
 
   rollback(toVersion: number, now: number): Outcome<{ version: number }> {

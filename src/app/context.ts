@@ -1,6 +1,7 @@
 /** The request context every stage reads and writes, the gateway's dependencies, and the stage contract. */
 import type { ClientLocation } from '../balancing.js';
 import type { IsolateHealth } from '../health/registry.js';
+import type { MetricsSink } from '../metrics.js';
 import { degradedResponse, type DegradedCode } from '../proxy/errors.js';
 import type { RateLimiterNamespaceLike } from '../ratelimit.js';
 import type { RouteMatch } from '../routing.js';
@@ -33,6 +34,8 @@ export interface GatewayDeps {
   rateLimiter?: RateLimiterNamespaceLike | undefined;
   /** Path normalisation and escaped-slash policy (default: Envoy Gateway's, see src/routing/normalize.ts). */
   pathPolicy?: PathPolicy | undefined;
+  /** Traffic metrics (src/metrics): the stage in src/app/stages/metrics.ts records each matched request here. */
+  metrics?: MetricsSink | undefined;
 }
 
 /** What the access log reports about a request; stages fill it in as they go. */

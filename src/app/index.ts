@@ -7,6 +7,7 @@ import type { Env } from '../env.js';
 import { healthPage } from '../health/page.js';
 import { refreshActiveHealth } from '../health/refresh.js';
 import { IsolateHealth } from '../health/registry.js';
+import { isolateMetrics } from '../metrics/sink.js';
 import { RetryBudget } from '../health/retry.js';
 import { TableCache } from '../table/cache.js';
 import { devFetch } from '../proxy/dev-fetch.js';
@@ -70,6 +71,9 @@ app.all('*', async (c) => {
     pathPolicy: settings.pathPolicy,
     waitUntil: (p) => ctx.waitUntil(p),
     rateLimiter: env.RATE_LIMITER,
+    metrics: env.METRICS
+      ? isolateMetrics(env.METRICS, { bucketSeconds: env.METRICS_BUCKET_SECONDS, flushSeconds: env.METRICS_FLUSH_SECONDS })
+      : undefined,
     observeBackend: (backend) => {
       const job = refreshActiveHealth(health, env.HEALTH, [backend], Date.now(), log);
       if (job) ctx.waitUntil(job);

@@ -10,6 +10,7 @@ import { accessLog } from './stages/access-log.js';
 import { chooseBackend } from './stages/backend.js';
 import { forward } from './stages/forward.js';
 import { match } from './stages/match.js';
+import { metrics } from './stages/metrics.js';
 import { normalize } from './stages/normalize.js';
 import { rateLimit } from './stages/ratelimit.js';
 import { redirect } from './stages/redirect.js';
@@ -20,6 +21,7 @@ export const STAGES: readonly Stage[] = [
   accessLog, // outermost: request id, debug headers and the log line on whatever comes back; JSON 500 on a bug
   normalize, // target length, Host, path normalisation (Envoy normalises before any filter)
   match, // route and rule; the rule's plan
+  metrics, // on the way back: counts the final status per (rule, backendRef, cluster); flushes in the background
   security, // SecurityPolicy in Envoy's order: CORS preflight, IP allow/deny, authentication, authorization; CORS headers back
   rateLimit, // RateLimitPolicy; RateLimit headers on the way back
   redirect, // RequestRedirect answers at the edge

@@ -27,6 +27,8 @@ const USAGE = `usage: edgeway <command> [options]
                                      bindings from .dev.vars (next to wrangler.toml) and --var, as wrangler dev;
                                      --env: that wrangler.toml environment's [vars], and .dev.vars.NAME if present
   demo [--var NAME:VALUE]...         stand-in clusters + the dev gateway on 127.0.0.1:8787 (what npm start runs)
+  rollout list|pause|resume|abort|promote [NAMESPACE/]NAME --url URL [--token-env VAR]
+                                     rollouts through the admin API (token from VAR, default EDGEWAY_ADMIN_TOKEN)
 ${EXPLAIN_USAGE}
   dev-token [--sub S] [--scope "a b"] [--ttl SECONDS] [--idp URL] [--rotate]
                                      print a JWT from the demo's stand-in identity provider (127.0.0.1:9120);
@@ -148,6 +150,10 @@ export async function main(argv: string[], out: Out = console_): Promise<number>
       case 'dev-token': {
         const { devTokenCommand } = await import('./dev-token.js');
         return await devTokenCommand(rest, out);
+      }
+      case 'rollout': {
+        const { rolloutCommand } = await import('./rollout.js');
+        return await rolloutCommand(rest, out);
       }
       case 'hash-key': {
         const { hashKeyCommand, readStdin } = await import('./hash-key.js');

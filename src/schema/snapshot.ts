@@ -3,11 +3,13 @@ import { z } from 'zod';
 import { Backend } from './backend.js';
 import { HTTPRoute } from './httproute.js';
 import { RateLimitPolicy } from './ratelimitpolicy.js';
+import { Rollout } from './rollout.js';
 import { SecurityPolicy } from './securitypolicy.js';
 
-export const Resource = z.discriminatedUnion('kind', [HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy]);
+// Rollouts are published with the rest but are not part of the snapshot: only the coordinator and RolloutDO read them.
+export const Resource = z.discriminatedUnion('kind', [HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy, Rollout]);
 export type Resource = z.infer<typeof Resource>;
-export const RESOURCE_KINDS = ['HTTPRoute', 'Backend', 'RateLimitPolicy', 'SecurityPolicy'] as const;
+export const RESOURCE_KINDS = ['HTTPRoute', 'Backend', 'RateLimitPolicy', 'SecurityPolicy', 'Rollout'] as const;
 
 export const Snapshot = z.strictObject({
   version: z.number().int().min(1),

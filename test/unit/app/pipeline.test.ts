@@ -69,6 +69,7 @@ describe('the stage list', () => {
       'access-log',
       'normalize',
       'match',
+      'metrics',
       'security',
       'rate-limit',
       'redirect',

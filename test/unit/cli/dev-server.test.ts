@@ -79,7 +79,7 @@ describe('startDevGateway', () => {
       errors: [
         'resource 2 spec.endpoints[0].url: scheme must be http or https',
         'resource 2 spec.endpoints[0].weight: must be >= 0',
-        'resource 3: unknown kind Gateway (expected HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy)',
+        'resource 3: unknown kind Gateway (expected HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy, Rollout)',
       ],
     });
     expect(await pointerVersion(gw)).toBe(1);

@@ -12,13 +12,19 @@ describe('editor JSON Schema', () => {
     expect(await readFile(SCHEMA_FILE, 'utf8')).toBe(await renderJsonSchema());
   });
 
-  it('covers the four kinds and rejects unknown top-level fields for editors too', () => {
+  it('covers the five kinds and rejects unknown top-level fields for editors too', () => {
     const schema = generateJsonSchema() as {
       $id: string;
       oneOf: { properties: { kind: { const: string } }; additionalProperties?: boolean }[];
     };
     expect(schema.$id).toMatch(/edgeway\.schema\.json$/);
-    expect(schema.oneOf.map((o) => o.properties.kind.const)).toEqual(['HTTPRoute', 'Backend', 'RateLimitPolicy', 'SecurityPolicy']);
+    expect(schema.oneOf.map((o) => o.properties.kind.const)).toEqual([
+      'HTTPRoute',
+      'Backend',
+      'RateLimitPolicy',
+      'SecurityPolicy',
+      'Rollout',
+    ]);
     expect(schema.oneOf.every((o) => o.additionalProperties === false)).toBe(true);
   });
 

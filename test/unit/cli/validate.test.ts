@@ -25,7 +25,7 @@ describe('validate', () => {
       `${FIX}/bad/routes.yaml:12:19: spec.rules[0].backendRefs[0].weight: must be >= 0`,
       `${FIX}/bad/routes.yaml:13:17: warning: spec.rules[0].backendRefs[1].name: Backend default/missing is not defined (its traffic share would get 500)`,
       `${FIX}/bad/routes.yaml:16:7: spec.rules[1].timeout: unknown field "timeout"`,
-      `${FIX}/bad/routes.yaml:19:7: unknown kind Service (expected HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy)`,
+      `${FIX}/bad/routes.yaml:19:7: unknown kind Service (expected HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy, Rollout)`,
       `${FIX}/bad/routes.yaml:29:12: warning: spec.endpoints[0].url: endpoint http://10.1.2.3:8080 is a bare IP: production Workers cannot fetch IP addresses (error 1003); publish a hostname`,
     ]);
     expect(r.errors).toBe(4);
@@ -97,14 +97,14 @@ describe('validate', () => {
     const r = compileSources([{ file: 'syntax.yaml', text }]);
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
       'syntax.yaml:5:1: YAML syntax error: All mapping items must start at the same column',
-      'syntax.yaml:8:7: unknown kind Gateway (expected HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy)',
+      'syntax.yaml:8:7: unknown kind Gateway (expected HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy, Rollout)',
     ]);
   });
 
   it('asks for a kind when a document has none', () => {
     const r = compileSources([{ file: 'k.yaml', text: 'metadata: { name: a }\n' }]);
     expect(r.diagnostics.map(formatDiagnostic)).toEqual([
-      'k.yaml:1:1: missing kind (expected HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy)',
+      'k.yaml:1:1: missing kind (expected HTTPRoute, Backend, RateLimitPolicy, SecurityPolicy, Rollout)',
     ]);
   });
 
