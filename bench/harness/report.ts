@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from 'prettier';
+import { keptScaleSection } from './scale-section.js';
 import type { ProdTarget, Results, Section } from './types.js';
 
 const ROOT = process.cwd();
@@ -309,6 +310,8 @@ export async function writeReport(r: Results): Promise<string> {
     '`npm run bench` (full: about 5 minutes, ends by itself within 10). `BENCH_QUICK=1 npm run bench` for one 2 s round per target while developing. Knobs of the production-like section: `BENCH_TARGETS=p,b,c,d` (ids of section 2), `BENCH_ROUNDS`, `BENCH_DURATION` (headline targets, s), `BENCH_SHORT_DURATION` (variants and context, s), `BENCH_CONNECTIONS`, `BENCH_THREADS`, `BENCH_UPSTREAM=node`. `BENCH_DEV=1` adds the Miniflare dev-path table (2b; `BENCH_DEV_TARGETS`, `BENCH_DEV_DURATION`, `BENCH_DEV_THREADS`, `BENCH_OUTBOUND=hook`). Needs wrk, nginx and haproxy (Debian packages; installed with apt-get when run as root, otherwise the run stops with the apt-get command to use). Figures from a busy machine (other builds or tests running) are not worth quoting: re-run on a quiet one.',
     '',
   );
+  // bench/scale.ts measures the table-scale section on its own: keep it.
+  L.push(...keptScaleSection(join(ROOT, 'docs/benchmarks.md')));
   writeFileSync(join(ROOT, 'docs/benchmarks.md'), await pretty(L.join('\n'), 'docs/benchmarks.md'));
 
   const S: string[] = [];

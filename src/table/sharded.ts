@@ -33,11 +33,12 @@ interface ShardSlot {
 
 /** A route hostname that is neither a wildcard nor absent: the match came from a host's exact group. */
 /**
- * Shard JSON an isolate keeps compiled at most (~6x that in heap: bench/scale.ts measures it). An isolate that sees
- * hosts of every shard of a 100k-route table would otherwise hold all of it (~250 MB, past the 128 MB isolate limit);
- * past the budget the least recently used shard is dropped and read again (one KV read) when one of its hosts returns.
+ * Shard JSON an isolate keeps compiled at most (~8x that in heap once its hosts are matched: bench/scale.ts). An
+ * isolate that sees hosts of every shard of a 100k-route table would otherwise hold all of it (~250 MB, past the
+ * 128 MB isolate limit); past the budget the least recently used shard is dropped and read again (one KV read) when
+ * one of its hosts returns.
  */
-export const SHARD_MEMORY_BUDGET_BYTES = 4 * 1024 * 1024;
+export const SHARD_MEMORY_BUDGET_BYTES = 3 * 1024 * 1024;
 
 const isExactHostMatch = (m: RouteMatch) => m.matchedHostname !== '' && m.matchedHostname.charCodeAt(0) !== 42; /* * */
 
