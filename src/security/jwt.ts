@@ -9,6 +9,23 @@ import { toKeySet, type JwksRegistry, type LookupContext } from './jwks.js';
 /** Envoy's default clock skew for exp/nbf. */
 export const CLOCK_SKEW_SECONDS = 60;
 
+/**
+ * Verified tokens are remembered (Envoy jwt_authn's jwt_cache_config): a client sends the same token with every
+ * request, and the signature check is most of a JWT route's cost. The key is the whole token, signature included, so
+ * only the exact bytes that verified can hit; a hit also needs the provider's key set to be the one that verified it
+ * (a JWKS refetch that drops the key ends it) and the token not expired (with the skew).
+ */
+export const VERIFIED_CACHE_ENTRIES = 1_000;
+const CACHEABLE_TOKEN_LENGTH = 4_096;
+
+interface Verified {
+  result: Extract<JwtResult, { status: 'ok' }>;
+  provider: string;
+  getKey: JWTVerifyGetKey;
+  /** Epoch ms: exp plus the skew. */
+  until: number;
+}
+
 export type JwtResult =
   | { status: 'absent' }
   | { status: 'invalid'; reason: string; expired?: boolean }
@@ -99,6 +116,8 @@ function describe(err: unknown): { reason: string; expired?: boolean } {
 export function compileJwt(spec: { providers: JwtProvider[]; optional: boolean }, deps: JwtDeps = {}): CompiledJwt {
   const providers = spec.providers.map((p) => compileProvider(p, deps));
   const claimHeaders = [...new Set(providers.flatMap((p) => p.claimToHeaders.map((c) => c.header)))];
+  // Per compiled policy, so a new table version (other issuer, audiences, keys) starts empty.
+  const verified = new Map<string, Verified>();
 
   return {
     optional: spec.optional,
@@ -143,6 +162,11 @@ export function compileJwt(spec: { providers: JwtProvider[]; optional: boolean }
           unavailable ??= { reason: keys.reason, provider: p.name };
           continue;
         }
+        const hit = verified.get(token);
+        if (hit !== undefined) {
+          if (hit.provider === p.name && hit.getKey === keys.getKey && ctx.now < hit.until) return hit.result;
+          verified.delete(token);
+        }
         try {
           const { payload } = await jwtVerify(token, keys.getKey, {
             algorithms: [...ALGORITHMS],
@@ -156,7 +180,12 @@ export function compileJwt(spec: { providers: JwtProvider[]; optional: boolean }
             const v = headerValue(readClaim(payload, c.claim));
             if (v !== undefined) out.push([c.header, v]);
           }
-          return { status: 'ok', provider: p.name, claims: payload, scopes: scopesOf(payload), headers: out };
+          const result = { status: 'ok' as const, provider: p.name, claims: payload, scopes: scopesOf(payload), headers: out };
+          if (token.length <= CACHEABLE_TOKEN_LENGTH) {
+            if (verified.size >= VERIFIED_CACHE_ENTRIES) verified.delete(verified.keys().next().value!);
+            verified.set(token, { result, provider: p.name, getKey: keys.getKey, until: (payload.exp! + CLOCK_SKEW_SECONDS) * 1000 });
+          }
+          return result;
         } catch (err) {
           invalid ??= describe(err);
         }

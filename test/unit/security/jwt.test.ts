@@ -122,6 +122,27 @@ describe('JWT verification', () => {
   });
 });
 
+describe('verified-token cache', () => {
+  it('serves a token that verified from the cache until it expires; other bytes and new key sets verify again', async () => {
+    const v = local();
+    const token = await sign(rsa, { exp: NOW_S + 30 });
+    const first = await v.authenticate(headersWith(token), URL_, { now: NOW });
+    const second = await v.authenticate(headersWith(token), URL_, { now: NOW + 1_000 });
+    expect(first.status).toBe('ok');
+    // The same result object: no second signature check.
+    expect(second).toBe(first);
+    // Past exp plus the 60 s skew the cached entry is not used: the token is expired.
+    expectInvalid(await v.authenticate(headersWith(token), URL_, { now: NOW + 91_000 }), /expired/);
+    // A token differing in its signature is no hit.
+    const [h, p, sig] = token.split('.');
+    expectInvalid(await v.authenticate(headersWith(`${h}.${p}.${sig!.slice(0, -4)}AAAA`), URL_, { now: NOW }));
+    // Another table version's policy (a new compile) verifies again.
+    const fresh = await local().authenticate(headersWith(token), URL_, { now: NOW + 2_000 });
+    expect(fresh.status).toBe('ok');
+    expect(fresh).not.toBe(first);
+  });
+});
+
 describe('JWKS registry', () => {
   const provider = (uri = JWKS_URI) => JwtProvider.parse({ name: 'idp', issuer: ISSUER, remoteJWKS: { uri, cacheDuration: '5m' } });
 
