@@ -316,6 +316,10 @@ async function healthMap(body: HTMLElement): Promise<void> {
     ),
   );
   const summary = health.backends.flatMap((b) => b.endpoints).filter((e) => tileState(e) !== 'healthy').length;
+  // A poll redraws the map: keep keyboard focus (and a dismissed tooltip) on the same tile.
+  const focused = (document.activeElement as HTMLElement | null)?.closest?.('.tile-wrap');
+  const focusedId = focused?.querySelector('button')?.id;
+  const dismissed = focused?.classList.contains('tip-dismissed');
   body.replaceChildren(
     h(
       'p',
@@ -326,9 +330,15 @@ async function healthMap(body: HTMLElement): Promise<void> {
     h('p', { role: 'status', id: 'health-summary' }, summary ? `${summary} endpoint(s) not healthy` : 'Every endpoint is healthy'),
     grid,
   );
+  if (focusedId) {
+    const again = document.getElementById(focusedId);
+    if (dismissed) again?.parentElement?.classList.add('tip-dismissed');
+    again?.focus();
+  }
 }
 
-let tipSeq = 0;
+/** Ids that survive a redraw, so focus can be put back on the same tile. */
+const tileId = (key: string) => `tile-${key.replace(/[^a-zA-Z0-9]+/g, '-')}`;
 function tile(backend: string, e: HealthEndpoint): HTMLElement {
   const state = tileState(e);
   const probe = e.active?.lastProbe;
@@ -336,7 +346,7 @@ function tile(backend: string, e: HealthEndpoint): HTMLElement {
     ? `last probe ${fmtTime(probe.at)}: ${probe.status !== undefined ? `HTTP ${probe.status}` : (probe.error ?? 'error')}${probe.latencyMs !== undefined ? `, ${probe.latencyMs} ms` : ''}`
     : 'no active probe yet';
   const reasons = e.reasons.length ? e.reasons.join('; ') : 'no problems reported';
-  const id = `tip-${++tipSeq}`;
+  const id = `${tileId(e.key)}-tip`;
   return h(
     'span',
     { class: 'tile-wrap' },
@@ -344,6 +354,7 @@ function tile(backend: string, e: HealthEndpoint): HTMLElement {
       'button',
       {
         type: 'button',
+        id: tileId(e.key),
         class: `tile tile-${state}`,
         'aria-describedby': id,
         'data-state': state,
@@ -456,23 +467,27 @@ function routeCard(snap: Snapshot, r: RouteRes): HTMLElement {
         return [
           h('th', { scope: 'row' }, rule.name ?? `rule${i}`),
           h('ul', { class: 'plain' }, ...(matches.length ? matches : [{}]).map((m) => h('li', {}, matchText(m)))),
-          h(
-            'ul',
-            { class: 'plain' },
-            ...refs.map((b) => {
-              const k = `${b.namespace ?? r.metadata.namespace}/${b.name}`;
-              const w = b.weight ?? 1;
-              const n = backends.get(k)?.spec.endpoints.length;
-              return h(
-                'li',
-                {},
-                `${k} `,
-                h('strong', {}, `${w}`),
-                total ? ` (${pct(w / total)})` : '',
-                n !== undefined ? h('span', { class: 'muted' }, ` · ${n} endpoint${n === 1 ? '' : 's'}`) : badge('bad', 'unknown backend'),
-              );
-            }),
-          ),
+          refs.length === 0
+            ? h('span', { class: 'muted' }, 'none (answered at the edge)')
+            : h(
+                'ul',
+                { class: 'plain' },
+                ...refs.map((b) => {
+                  const k = `${b.namespace ?? r.metadata.namespace}/${b.name}`;
+                  const w = b.weight ?? 1;
+                  const n = backends.get(k)?.spec.endpoints.length;
+                  return h(
+                    'li',
+                    {},
+                    `${k} `,
+                    h('strong', {}, `${w}`),
+                    total ? ` (${pct(w / total)})` : '',
+                    n !== undefined
+                      ? h('span', { class: 'muted' }, ` · ${n} endpoint${n === 1 ? '' : 's'}`)
+                      : badge('bad', 'unknown backend'),
+                  );
+                }),
+              ),
           [
             ...(rule.filters ?? []).map((f) => f.type),
             rule.sessionPersistence
@@ -838,6 +853,14 @@ const VIEW_RENDERERS: Record<ViewId, (body: HTMLElement, first: boolean) => Prom
 // ------------------------------------------------------------------------------------------------ start
 
 function start(): void {
+  // Escape hides a tile's tooltip until focus moves on (WCAG 1.4.13: content on hover or focus is dismissible).
+  document.addEventListener('keydown', (e) => {
+    const wrap = (e.target as HTMLElement | null)?.closest?.('.tile-wrap');
+    if (e.key === 'Escape' && wrap) wrap.classList.add('tip-dismissed');
+  });
+  document.addEventListener('focusout', (e) =>
+    (e.target as HTMLElement | null)?.closest?.('.tile-wrap')?.classList.remove('tip-dismissed'),
+  );
   $('signin-form').addEventListener('submit', (e) => void signIn(e));
   $('signout').addEventListener('click', () => signOut('Signed out.'));
   $('confirm').addEventListener('cancel', () => ($<HTMLDialogElement>('confirm').returnValue = 'cancel'));
