@@ -221,6 +221,11 @@ export async function explain(
       outcome: 'matched',
       detail: `${plan.id} (rules[${m.ruleIndex}].matches[${m.matchIndex}]${m.matchedHostname ? `, hostname ${m.matchedHostname}` : ', no hostnames'}): ${JSON.stringify(m.match)}`,
     });
+    // The security stage (src/app/stages/security.ts) sits between match and the rate limit; explain names the policy
+    // but never checks credentials (that would fetch JWKS and judge the caller's own headers as a client's).
+    const security = out.policies.filter((p) => p.kind === 'SecurityPolicy').map((p) => p.key);
+    if (security.length)
+      steps.push({ stage: 'security', outcome: 'applies', detail: `${security.join(', ')} (credentials not checked by explain)` });
     if (plan.rateLimits.length)
       steps.push({
         stage: 'ratelimit',

@@ -126,6 +126,29 @@ describe('explain', () => {
     expect(picks.size).toBe(1);
   });
 
+  it('names a SecurityPolicy on the rule without checking credentials', async () => {
+    const policy = {
+      apiVersion: 'edgeway.dev/v1alpha1',
+      kind: 'SecurityPolicy',
+      metadata: { name: 'app-cors', namespace: 'default' },
+      spec: {
+        targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'api', sectionName: 'main' }],
+        cors: { allowOrigins: ['https://app.example.com'] },
+      },
+    };
+    const parsed = Snapshot.safeParse({
+      version: 9,
+      createdAt: '2026-12-01T00:00:00Z',
+      routes: [route],
+      backends: [backend, blue],
+      securityPolicies: [policy],
+    });
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+    const x = await explain(body({ host: 'api.example.com', path: '/orders' }), compileTable(parsed.data!), deps());
+    expect(x.policies).toEqual([{ kind: 'SecurityPolicy', key: 'default/app-cors' }]);
+    expect(x.steps.find((s) => s.stage === 'security')?.detail).toBe('default/app-cors (credentials not checked by explain)');
+  });
+
   it('validates the body: a path must start with /, methods are HTTP methods', () => {
     expect(ExplainBody.safeParse({ host: 'a', path: 'orders' }).success).toBe(false);
     expect(ExplainBody.safeParse({ host: 'a', method: 'CONNECT' }).success).toBe(false);
