@@ -144,7 +144,8 @@ export class TableCache {
         'index' in parsed
           ? { kind: 'sharded', table: new ShardedTable(parsed.index, this.log, this.shardBudgetBytes) }
           : { kind: 'whole', table: compileTable(parsed.snapshot) };
-      this.previous = this.current;
+      // Only a sharded table has hosts still waiting for their shard; a whole one serves them all at once.
+      this.previous = next.kind === 'sharded' ? this.current : undefined;
       this.current = next;
       this.checkedAt = now;
       const doc = 'index' in parsed ? parsed.index : parsed.snapshot;
