@@ -39,6 +39,8 @@ declare global {
       EDGEWAY_AUDIENCE?: string;
       /** When set, the admin API (/_edgeway/v1) answers only on this hostname. */
       ADMIN_HOSTNAME?: string;
+      /** "off": the gateway counts no traffic metrics (no rollout analysis then: every check holds). */
+      TRAFFIC_METRICS?: string;
       /** Width of a traffic-metrics bucket in seconds (default 10; tests use 1). */
       METRICS_BUCKET_SECONDS?: string;
       /** An isolate flushes its metrics at most this often, in seconds (default 10; tests use 1). */

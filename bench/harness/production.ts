@@ -171,6 +171,13 @@ function definitions(o: ProdOptions, origin: string): Def[] {
       spec: { kind: 'edgeway', snapshot: withSecurity(table({ rateLimit: true }), 'jwt') },
       headers: [securityHeader('jwt')],
     },
+    {
+      id: 'v-nometrics',
+      group: 'variant',
+      label: 'c, TRAFFIC_METRICS=off',
+      describe: 'c without traffic metrics (issue 12): no count per request and no background flush to MetricsDO',
+      spec: { kind: 'edgeway', snapshot: table({}), vars: { TRAFFIC_METRICS: 'off' } },
+    },
     { id: 'e', group: 'context', label: 'nginx', describe: 'nginx reverse proxy', proxy: 'nginx' },
     { id: 'f', group: 'context', label: 'haproxy', describe: 'haproxy reverse proxy', proxy: 'haproxy' },
   ];
@@ -403,4 +410,5 @@ function computeRatios(out: ProdResults): void {
   if (dbg) stage(`debug headers (${dbg.label.split('=')[1]} vs c)`, 'v-debug', 'c', 'v-debug minus c');
   stage('writing the log line (console.log → workerd stdout)', 'c', 'v-nolog', 'c minus v-nolog');
   stage('access-log line, built and written (what LOG_SAMPLE_SUCCESS=0 saves)', 'c', 'v-sample', 'c minus v-sample');
+  stage('traffic metrics (count per request, flush to MetricsDO every 10 s)', 'c', 'v-nometrics', 'c minus v-nometrics');
 }

@@ -71,9 +71,10 @@ app.all('*', async (c) => {
     pathPolicy: settings.pathPolicy,
     waitUntil: (p) => ctx.waitUntil(p),
     rateLimiter: env.RATE_LIMITER,
-    metrics: env.METRICS
-      ? isolateMetrics(env.METRICS, { bucketSeconds: env.METRICS_BUCKET_SECONDS, flushSeconds: env.METRICS_FLUSH_SECONDS })
-      : undefined,
+    metrics:
+      env.METRICS && env.TRAFFIC_METRICS !== 'off'
+        ? isolateMetrics(env.METRICS, { bucketSeconds: env.METRICS_BUCKET_SECONDS, flushSeconds: env.METRICS_FLUSH_SECONDS })
+        : undefined,
     observeBackend: (backend) => {
       const job = refreshActiveHealth(health, env.HEALTH, [backend], Date.now(), log);
       if (job) ctx.waitUntil(job);

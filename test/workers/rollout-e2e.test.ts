@@ -71,6 +71,33 @@ describe('rollout end to end', () => {
     ]);
   }, 60_000);
 
+  it('rolls back a canary answering 5% 500s within two analysis intervals after its errors start', async () => {
+    current = 'partial';
+    const steps = [{ weight: 50, hold: '60s' }];
+    expect((await publish(stack('partial', { steps, analysis: { ...analysis, maxErrorRate: 1 } }, undefined, 'euw1'))).status).toBe(200);
+    // One request in 20 asks for a 500: only the canary passes the path on, so ~5% of the canary's answers are 500s.
+    const round = () =>
+      Promise.all([traffic('partial.example.com', '/_status/200', 19), traffic('partial.example.com', '/_status/500', 1)]).then((r) =>
+        r.flat(),
+      );
+    const t0 = Date.now();
+    let abortedAt: number | null = null;
+    let canaryErrors = 0;
+    for (const until = Date.now() + 30_000; Date.now() < until && abortedAt === null;) {
+      const r = await round();
+      canaryErrors += r.filter((x) => x.backend === 'default/partial-canary' && x.status === 500).length;
+      expect(r.filter((x) => x.backend === 'default/partial-stable').every((x) => x.status === 200)).toBe(true);
+      if ((await rolloutOf('partial')).phase === 'Aborted') abortedAt = Date.now();
+    }
+    expect(canaryErrors).toBeGreaterThan(0);
+    expect(abortedAt).not.toBeNull();
+    const r = await rolloutOf('partial');
+    expect(r.weights).toEqual({ stable: 100, canary: 0 });
+    console.warn(`[measured] 5% canary 500s -> rollout Aborted: ${abortedAt! - t0} ms (interval 2s, threshold 2)`);
+    // Two failing checks are two intervals; one more interval covers the first check landing just before the errors.
+    expect(abortedAt! - t0).toBeLessThan(3 * 2000 + 2000);
+  }, 60_000);
+
   it('promotes a healthy canary through every step, with no client errors from the step changes', async () => {
     const steps = [
       { weight: 20, hold: '2s' },
