@@ -89,6 +89,9 @@ interface Merged {
   served: Map<string, number>;
 }
 
+const isPublishedRollout = (resources: readonly Resource[], key: string) =>
+  resources.some((r) => r.kind === 'Rollout' && resourceKey(r) === key);
+
 export class CoordinatorState {
   meta: Meta;
   published: Resource[];
@@ -197,7 +200,10 @@ export class CoordinatorState {
     if (!v.ok) return v;
     const held = this.heldWeightsChanged(v.value.resources);
     if (held) return { ok: false, status: 409, error: held };
-    return { ok: true, value: { version: this.commitPublished(v.value.resources, now, reason), warnings: v.value.warnings } };
+    const version = this.commitPublished(v.value.resources, now, reason);
+    // A Rollout no longer published gives its rule back (its object finds out at its next weight change: 404).
+    for (const rollout of [...this.locks.keys()]) if (!isPublishedRollout(v.value.resources, rollout)) this.releaseRollout(rollout);
+    return { ok: true, value: { version, warnings: v.value.warnings } };
   }
 
   /** The blue/green switch: new weights for some backendRefs of one rule, as one operator change. */
@@ -224,6 +230,7 @@ export class CoordinatorState {
   /** Why a publish may not happen: it changes weights of a rule a rollout holds (null: it may). */
   private heldWeightsChanged(next: Resource[]): string | null {
     for (const l of this.locks.values()) {
+      if (!isPublishedRollout(next, l.rollout)) continue; // deleting the Rollout releases its rule
       const find = (list: Resource[]) =>
         list.find((x): x is HTTPRoute => x.kind === 'HTTPRoute' && x.metadata.name === l.route && x.metadata.namespace === l.namespace);
       const weights = (r: HTTPRoute | undefined) =>
@@ -239,6 +246,7 @@ export class CoordinatorState {
    * holding it is a conflict); `release` ends the hold (abort, promotion).
    */
   rolloutWeights(rollout: string, body: WeightsBody, release: boolean, now: number): Outcome<{ version: number }> {
+    if (!isPublishedRollout(this.published, rollout)) return { ok: false, status: 404, error: `rollout ${rollout} is not published` };
     const rule = this.ruleIndex(body.namespace, body.route, body.rule);
     if (rule < 0)
       return { ok: false, status: 404, error: `HTTPRoute ${body.namespace}/${body.route} has no rule ${JSON.stringify(body.rule)}` };
