@@ -54,12 +54,15 @@ export const TableIndex = z.strictObject({
     keys: z.array(z.string().min(1)),
     /** Route and Backend counts of the unsharded snapshot. */
     total: z.strictObject({ routes: z.number().int().min(0), backends: z.number().int().min(0) }),
-  }),
+  }).refine((s) => s.keys.length === s.count, { message: 'must list one key per shard (count)', path: ['keys'] }),
   routes: z.array(HTTPRoute).default([]),
   backends: z.array(Backend).default([]),
   policies: z.array(RateLimitPolicy).default([]),
   securityPolicies: z.array(SecurityPolicy).default([]),
   positions: Positions,
+}).refine((i) => i.positions.routes.length === i.routes.length && i.positions.backends.length === i.backends.length, {
+  message: 'must give one position per route and per Backend',
+  path: ['positions'],
 });
 export type TableIndex = z.infer<typeof TableIndex>;
 

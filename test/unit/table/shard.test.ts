@@ -95,6 +95,13 @@ describe('splitSnapshot / joinShards', () => {
     expect(validateTableRoot(JSON.parse(JSON.stringify(index))).ok).toBe(true);
     for (const s of shards) expect(validateShard(JSON.parse(JSON.stringify(s))).ok).toBe(true);
     expect(joinShards(index, shards)).toEqual(snap);
+    // An index that does not list a key per shard, or a position per route, is rejected like any bad snapshot.
+    const broken = JSON.parse(JSON.stringify(index)) as typeof index;
+    broken.sharding.keys.pop();
+    expect(validateTableRoot(broken)).toMatchObject({ ok: false, issues: [{ path: ['sharding', 'keys'] }] });
+    const unplaced = JSON.parse(JSON.stringify(index)) as typeof index;
+    unplaced.positions.routes.pop();
+    expect(validateTableRoot(unplaced)).toMatchObject({ ok: false, issues: [{ path: ['positions'] }] });
     expect(() => joinShards(index, shards.slice(1))).toThrow(/incomplete/);
   });
 
