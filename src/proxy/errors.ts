@@ -45,9 +45,17 @@ export function degradedResponse(code: DegradedCode, ctx: ErrorContext, extraHea
     ...(ctx.debug ? { route: ctx.route ?? null, backend: ctx.backend ?? null } : {}),
     requestId: ctx.requestId,
   };
+  return jsonErrorResponse(status, body, extraHeaders, '1');
+}
+
+/**
+ * The one shape of every answer the gateway gives instead of the upstream's: JSON, never cached, and a 503 says when
+ * to come back (`retryAfter`, unless the caller already set one).
+ */
+export function jsonErrorResponse(status: number, body: object, extraHeaders: HeadersInit | undefined, retryAfter: string): Response {
   const headers = new Headers(extraHeaders);
   headers.set('content-type', 'application/json; charset=utf-8');
   headers.set('cache-control', 'no-store');
-  if (status === 503 && !headers.has('retry-after')) headers.set('retry-after', '1');
+  if (status === 503 && !headers.has('retry-after')) headers.set('retry-after', retryAfter);
   return new Response(JSON.stringify(body), { status, headers });
 }

@@ -119,3 +119,17 @@ export function randomHex(bytes: number): string {
   for (let i = 0; i < buf.length; i++) out += HEX_BYTE[buf[i]!];
   return out;
 }
+
+/** The value of one cookie (RFC 6265 cookie-string; a quoted value is unquoted), or undefined. */
+export function readCookie(header: string | null, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) {
+      const v = part.slice(eq + 1).trim();
+      return v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1) : v;
+    }
+  }
+  return undefined;
+}

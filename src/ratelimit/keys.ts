@@ -1,25 +1,13 @@
 /** Client key derivation for a policy: ClientIP (CF-Connecting-IP only, grouped by network prefix), Header, Cookie, Route and Consumer, combined. */
 import ipaddr from 'ipaddr.js';
 import type { ClientIPGrouping, RateLimitKey } from '../schema.js';
+import { readCookie } from '../proxy/headers.js';
 
 export interface DerivedKey {
   /** Canonical key text; never logged (it can hold API keys). */
   key: string;
   /** Human description of the first missing part, e.g. 'header "x-api-key"'. */
   missing?: string;
-}
-
-export function readCookie(header: string | null, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) {
-      const v = part.slice(eq + 1).trim();
-      return v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1) : v;
-    }
-  }
-  return undefined;
 }
 
 export const DEFAULT_CLIENT_IP: ClientIPGrouping = { ipv4PrefixLength: 32, ipv6PrefixLength: 64 };

@@ -1,4 +1,5 @@
 /** Reading a credential from a header (with a prefix), a cookie or a query parameter, and saying how to remove it. */
+import { readCookie } from '../proxy/headers.js';
 
 export interface CredentialSources {
   headers?: { name: string; valuePrefix?: string | undefined }[] | undefined;
@@ -16,19 +17,6 @@ export interface Extracted {
 
 /** Longer than any real token or key; a bigger value is not hashed or parsed, only refused. */
 export const MAX_CREDENTIAL_LENGTH = 16_384;
-
-export function readCookie(header: string | null, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) {
-      const v = part.slice(eq + 1).trim();
-      return v.startsWith('"') && v.endsWith('"') && v.length >= 2 ? v.slice(1, -1) : v;
-    }
-  }
-  return undefined;
-}
 
 /** The Cookie header without the named cookies; undefined when nothing is left. */
 export function withoutCookies(header: string, names: ReadonlySet<string>): string | undefined {

@@ -1,4 +1,5 @@
 /** Every answer the security stage gives instead of the upstream's: one list, one status each, bodies as src/proxy/errors.ts. */
+import { jsonErrorResponse } from '../proxy/errors.js';
 
 export const SECURITY_REFUSALS = {
   credentials_missing: { status: 401, message: 'authentication is required' },
@@ -18,9 +19,5 @@ export type SecurityRefusal = keyof typeof SECURITY_REFUSALS;
  */
 export function refusalResponse(code: SecurityRefusal, requestId: string, headers: [string, string][] = []): Response {
   const { status, message } = SECURITY_REFUSALS[code];
-  const h = new Headers(headers);
-  h.set('content-type', 'application/json; charset=utf-8');
-  h.set('cache-control', 'no-store');
-  if (status === 503 && !h.has('retry-after')) h.set('retry-after', '5');
-  return new Response(JSON.stringify({ error: code, message, requestId }), { status, headers: h });
+  return jsonErrorResponse(status, { error: code, message, requestId }, headers, '5');
 }

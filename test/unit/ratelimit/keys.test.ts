@@ -1,6 +1,7 @@
 /** Key derivation: combinations, CF-Connecting-IP only, missing parts. */
 import { describe, expect, it } from 'vitest';
-import { clientNetwork, deriveKey, readCookie } from '../../../src/ratelimit/keys.js';
+import { clientNetwork, deriveKey } from '../../../src/ratelimit/keys.js';
+import { readCookie } from '../../../src/proxy/headers.js';
 
 const h = (o: Record<string, string>) => new Headers(o);
 
