@@ -199,7 +199,8 @@ export class CoordinatorState {
     const v = validateResources(raw);
     if (!v.ok) return v;
     const held = this.heldWeightsChanged(v.value.resources);
-    if (held) return { ok: false, status: 409, error: held };
+    // 412 as for a stale ETag: the operator's view of these weights no longer holds while a Rollout moves them.
+    if (held) return { ok: false, status: 412, error: held };
     const version = this.commitPublished(v.value.resources, now, reason);
     // A Rollout no longer published gives its rule back (its object finds out at its next weight change: 404).
     for (const rollout of [...this.locks.keys()]) if (!isPublishedRollout(v.value.resources, rollout)) this.releaseRollout(rollout);
@@ -275,7 +276,7 @@ export class CoordinatorState {
     if (held && held.rollout !== rollout)
       return {
         ok: false,
-        status: 409,
+        status: 412,
         error: `rollout ${held.rollout} is moving these weights: pause and abort or promote it first`,
       };
     const idx = this.published.findIndex(

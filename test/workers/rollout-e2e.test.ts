@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { op, publish, rolloutOf, sleep, stack, traffic } from './rollout-support.js';
 
-// Each test publishes only its own stack: a rollout left running would hold its rule (and make that publish a 409).
+// Each test publishes only its own stack: a rollout left running would hold its rule (and make that publish a 412).
 let current = '';
 afterEach(async () => {
   if (current) await op(`/rollouts/default/${current}/abort`, { method: 'POST' });
@@ -163,20 +163,21 @@ describe('rollout end to end', () => {
     expect((await publish(stack('verbs', { steps, analysis }))).status).toBe(200);
     expect((await rolloutOf('verbs')).weights).toEqual({ stable: 90, canary: 10 });
 
-    // The blue/green switch on a rule the rollout holds: 409.
+    // The blue/green switch on a rule the rollout holds: 412, and the weights are not lost.
     const switched = await op('/weights', {
       method: 'POST',
       json: { route: 'verbs', rule: 'main', backends: [{ name: 'verbs-canary', weight: 100 }] },
     });
-    expect(switched.status).toBe(409);
-    // A publish that changes those weights: 409; one made from before the rollout's step (stale ETag): 412.
+    expect(switched.status).toBe(412);
+    expect((await rolloutOf('verbs')).weights).toEqual({ stable: 90, canary: 10 });
+    // A publish that changes those weights: 412; one made from before the rollout's step (stale ETag): 412.
     const etag = (await op('/snapshot')).headers.get('etag')!;
     const changed = await op('/resources', {
       method: 'PUT',
       json: { resources: stack('verbs', { steps, analysis }, { stable: 0, canary: 100 }) },
       headers: { 'if-match': etag },
     });
-    expect(changed.status).toBe(409);
+    expect(changed.status).toBe(412);
     const stale = await op('/resources', { method: 'PUT', json: { resources: stack('verbs', null) }, headers: { 'if-match': '"1"' } });
     expect(stale.status).toBe(412);
 

@@ -46,7 +46,7 @@ const step = (canary: number) => ({
 const weights = (s: CoordinatorState) => s.snapshot()!.routes[0]!.spec.rules[0]!.backendRefs!.map((b) => b.weight);
 
 describe('coordinator: a rollout holds its rule', () => {
-  it('refuses operator weight changes (409) and stale ETags (412) while it runs, and gives the rule back when it ends or is deleted', () => {
+  it('refuses operator weight changes and stale ETags (412 both) while it runs, and gives the rule back when it ends or is deleted', () => {
     const s = new CoordinatorState();
     const first = s.publish([backend('blue'), backend('green'), route(100, 0), rollout], '*', 1);
     expect(first.ok).toBe(true);
@@ -59,9 +59,9 @@ describe('coordinator: a rollout holds its rule', () => {
       s.setWeights({ namespace: 'default', route: 'shop', rule: 'main', backends: [{ name: 'green', weight: 100 }] }, undefined, 3),
     ).toMatchObject({
       ok: false,
-      status: 409,
+      status: 412,
     });
-    expect(s.publish([backend('blue'), backend('green'), route(0, 100), rollout], '*', 3)).toMatchObject({ ok: false, status: 409 });
+    expect(s.publish([backend('blue'), backend('green'), route(0, 100), rollout], '*', 3)).toMatchObject({ ok: false, status: 412 });
     expect(s.publish([backend('blue'), backend('green'), route(90, 10), rollout], `"${before}"`, 3)).toMatchObject({
       ok: false,
       status: 412,
