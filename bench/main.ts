@@ -4,13 +4,12 @@
  * docs/benchmarks.md.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeMachine, loadAverage } from './harness/machine.js';
 import { cleanupAll, installSignalHandlers } from './harness/procs.js';
 import { writeReport } from './harness/report.js';
-import { productionLike } from './harness/production.js';
+import { CLIENT_IP, HOST, probe, productionLike } from './harness/production.js';
 import { startHaproxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Server } from './harness/servers.js';
 import { generateTable, TARGET_PATH_PREFIX } from './harness/snapshot.js';
 import { ensureTools, toolVersion } from './harness/tools.js';
@@ -21,10 +20,6 @@ import { unstable_readConfig } from 'wrangler';
 
 const ROOT = process.cwd();
 const QUICK = process.env.BENCH_QUICK === '1';
-/** Host the load generator sends; the target route lists it. */
-const HOST = 'api.bench.test';
-/** Sent by Cloudflare's edge in production; the rate limit keys on it. */
-const CLIENT_IP = '198.51.100.7';
 const ROUTE_COUNT = 1000;
 /** The whole run must end by itself well inside 10 minutes. */
 const HARD_LIMIT_MS = 570_000;
@@ -78,28 +73,6 @@ const median = (xs: number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-
-function probe(port: number, path: string): Promise<NonNullable<TargetResult['probe']>> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path, headers: { host: HOST, 'cf-connecting-ip': CLIENT_IP }, timeout: 10_000 },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: body.slice(0, 300),
-            headers: Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, String(v)])),
-          }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('probe timed out after 10 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Runs bench/router.ts ROUNDS times and keeps each figure's median (the machine is shared and noisy). */
 async function routerSection(): Promise<Section> {
