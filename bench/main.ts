@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { describeMachine, loadAverage } from './harness/machine.js';
 import { cleanupAll, installSignalHandlers } from './harness/procs.js';
 import { writeReport } from './harness/report.js';
-import { CLIENT_IP, HOST, probe, productionLike } from './harness/production.js';
+import { CLIENT_IP, HOST, median, perRoundRatios, probe, productionLike } from './harness/production.js';
 import { startHaproxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Server } from './harness/servers.js';
 import { generateTable, TARGET_PATH_PREFIX } from './harness/snapshot.js';
 import { ensureTools, toolVersion } from './harness/tools.js';
@@ -66,12 +66,6 @@ const LABELS: Record<TargetId, [string, string]> = {
   d: ['Edgeway + rate limit', 'c plus a RateLimitPolicy (ClientIP key, 1e9 per 60s: never denies) on the target route'],
   e: ['nginx', 'nginx reverse proxy'],
   f: ['haproxy', 'haproxy reverse proxy'],
-};
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
 /** Runs bench/router.ts ROUNDS times and keeps each figure's median (the machine is shared and noisy). */
@@ -349,15 +343,10 @@ function ratiosAndVerdicts(results: Results): void {
     ['b/a req/s (bare Worker vs upstream)', 'b', 'a', 'rps'],
   ];
   for (const [name, x, y, k] of pairs) results.ratios[name] = ratio(m(x)?.[k], m(y)?.[k]);
-  for (const [name, x, y, k] of [
-    ['c/b req/s', 'c', 'b', 'rps'],
-    ['c/b p99', 'c', 'b', 'p99Ms'],
-    ['d/c req/s', 'd', 'c', 'rps'],
-  ] as const) {
-    const xs = t(x)?.rounds ?? [];
-    const ys = t(y)?.rounds ?? [];
-    results.perRound[name] = xs.slice(0, ys.length).map((r, i) => r[k] / ys[i]![k]);
-  }
+  Object.assign(
+    results.perRound,
+    perRoundRatios((id) => t(id as TargetId)),
+  );
 
   const v = (
     name: string,

@@ -26,6 +26,21 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/** The verdict ratios round by round (round i of x over round i of y), so a reader sees how much they move. */
+export function perRoundRatios(target: (id: string) => { rounds: { rps: number; p99Ms: number }[] } | undefined): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [name, x, y, k] of [
+    ['c/b req/s', 'c', 'b', 'rps'],
+    ['c/b p99', 'c', 'b', 'p99Ms'],
+    ['d/c req/s', 'd', 'c', 'rps'],
+  ] as const) {
+    const xs = target(x)?.rounds ?? [];
+    const ys = target(y)?.rounds ?? [];
+    out[name] = xs.slice(0, ys.length).map((r, i) => r[k] / ys[i]![k]);
+  }
+  return out;
+}
+
 export function probe(port: number, path: string, extra: Record<string, string> = {}): Promise<NonNullable<ProdTarget['probe']>> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -376,15 +391,7 @@ function computeRatios(out: ProdResults): void {
   // Issue 11's target: a JWT-protected, rate-limited route at >= 0.8x the same route without policies.
   out.ratios['v-jwt-rl/c req/s (JWT + rate limit vs no policies)'] = ratio(m('v-jwt-rl')?.rps, m('c')?.rps);
   out.ratios['v-jwt-rl/c by CPU per request (c µs / v-jwt-rl µs)'] = ratio(m('c')?.cpuUsPerRequest, m('v-jwt-rl')?.cpuUsPerRequest);
-  for (const [name, x, y, k] of [
-    ['c/b req/s', 'c', 'b', 'rps'],
-    ['c/b p99', 'c', 'b', 'p99Ms'],
-    ['d/c req/s', 'd', 'c', 'rps'],
-  ] as const) {
-    const xs = t(x)?.rounds ?? [];
-    const ys = t(y)?.rounds ?? [];
-    out.perRound[name] = xs.slice(0, ys.length).map((r, i) => r[k] / ys[i]![k]);
-  }
+  Object.assign(out.perRound, perRoundRatios(t));
   const cpu = (id: string) => m(id)?.cpuUsPerRequest ?? null;
   const diff = (x: string, y: string) => {
     const a = cpu(x);
