@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { describeMachine, loadAverage } from './harness/machine.js';
 import { cleanupAll, installSignalHandlers } from './harness/procs.js';
 import { writeReport } from './harness/report.js';
+import { isolateBreakdown } from './ops.js';
 import { CLIENT_IP, HOST, median, perRoundRatios, probe, productionLike } from './harness/production.js';
 import { startHaproxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Server } from './harness/servers.js';
 import { generateTable, TARGET_PATH_PREFIX } from './harness/snapshot.js';
@@ -480,6 +481,7 @@ export async function main(): Promise<number> {
       backendHits: {},
       logSample: {},
       profile: { status: 'skipped', reason: 'not run' },
+      isolate: { status: 'skipped', reason: 'not run' },
     },
     outbound: OUTBOUND,
     startedAt: new Date(t0).toISOString(),
@@ -519,6 +521,19 @@ export async function main(): Promise<number> {
     } finally {
       await cleanupAll();
     }
+    if (process.env.BENCH_ISOLATE !== '0') {
+      console.log('bench: in the isolate (bench/ops.ts)');
+      try {
+        const data = await isolateBreakdown({ rounds: QUICK ? 1 : 3, targetS: QUICK ? 0.3 : 0.8 });
+        results.prod.isolate = { status: 'ok', data };
+        console.log(`  stages: ${data.stages.map((s) => `${s.stage} ${s.us.toFixed(1)} µs`).join(', ')}`);
+      } catch (e) {
+        results.prod.isolate = { status: 'error', reason: (e as Error).message };
+        results.errors.push(`in the isolate: ${(e as Error).stack ?? e}`);
+      } finally {
+        await cleanupAll();
+      }
+    } else results.prod.isolate = { status: 'skipped', reason: 'BENCH_ISOLATE=0' };
     if (DEV_TABLE) {
       console.log('bench: end to end, Miniflare dev path (BENCH_DEV=1)');
       try {

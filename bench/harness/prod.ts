@@ -25,8 +25,8 @@ const DIR = join(ROOT, '.bench-tmp', 'prod');
 export interface ProdSpec {
   /** Service and socket name: lower-case letters, digits and dashes. */
   name: string;
-  /** edgeway = the production bundle; hono = bench/bare-worker.ts; plain = bench/plain-worker.ts. */
-  kind: 'edgeway' | 'hono' | 'plain';
+  /** edgeway = the production bundle; hono = bench/bare-worker.ts; plain = bench/plain-worker.ts; ops = bench/ops-worker.ts. */
+  kind: 'edgeway' | 'hono' | 'plain' | 'ops';
   /** Text bindings added to (and overriding) wrangler.toml's [vars] (edgeway) or the baseline's UPSTREAM. */
   vars?: Record<string, string>;
   /** Table seeded into this Worker's own KV namespace (edgeway only). */
@@ -138,6 +138,7 @@ async function writeConfig(specs: ProdSpec[], bundle: Bundle, upstream: string, 
   mkdirSync(join(DIR, 'kv'), { recursive: true });
   const hono = specs.some((s) => s.kind === 'hono') ? await bundleSmall('bench/bare-worker.ts', 'hono.js') : '';
   const plain = specs.some((s) => s.kind === 'plain') ? await bundleSmall('bench/plain-worker.ts', 'plain.js') : '';
+  const ops = specs.some((s) => s.kind === 'ops') ? await bundleSmall('bench/ops-worker.ts', 'ops.js') : '';
   const kv = specs.some((s) => s.kind === 'edgeway') ? await bundleSmall('bench/kv-worker.ts', 'kv-worker.js', ['./kv-data.json']) : '';
   const silence = join(DIR, 'bundles', 'silence.js');
   const silenceEntry = join(DIR, 'bundles', 'silence-entry.js');
@@ -160,7 +161,7 @@ async function writeConfig(specs: ProdSpec[], bundle: Bundle, upstream: string, 
     if (spec.kind !== 'edgeway') {
       const bindings = Object.entries({ UPSTREAM: upstream, ...spec.vars }).map(([k, v]) => `(name = ${q(k)}, text = ${q(v)})`);
       services.push(
-        `(name = ${q(spec.name)}, worker = (modules = [(name = "worker.js", esModule = embed ${rel(spec.kind === 'hono' ? hono : plain)})], ${compat}, bindings = [${bindings.join(', ')}], globalOutbound = "internet"))`,
+        `(name = ${q(spec.name)}, worker = (modules = [(name = "worker.js", esModule = embed ${rel(spec.kind === 'hono' ? hono : spec.kind === 'ops' ? ops : plain)})], ${compat}, bindings = [${bindings.join(', ')}], globalOutbound = "internet"))`,
       );
       continue;
     }

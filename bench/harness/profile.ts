@@ -121,7 +121,7 @@ export function analyse(profile: CpuProfile, bundle: Bundle, requests: number): 
     topFunctions: [...perFn.entries()]
       .map(([fn, us]) => ({ fn, usPerRequest: per(us), share: busy ? us / busy : 0 }))
       .sort((a, b) => b.usPerRequest - a.usPerRequest)
-      .slice(0, 15),
+      .slice(0, Number(process.env.PROFILE_TOP ?? 15)),
   };
 }
 

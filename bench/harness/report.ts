@@ -415,12 +415,14 @@ function prodSection(r: Results, L: string[]): void {
     L.push(`| ${cell(st.name)} | ${signed(st.cpuUs)} | ${st.rpsRatio === null ? '—' : `${f2(st.rpsRatio)}x`} | ${cell(st.how)} |`);
   L.push('');
 
+  isolateSection(r, L);
+
   L.push('### Where the CPU goes (V8 profile of c)', '');
   if (p.profile.status !== 'ok') L.push(`Not profiled: ${p.profile.status}, ${cell(p.profile.reason)}.`, '');
   else {
     const pr = p.profile.data;
     L.push(
-      `A second workerd (same config, only c, inspector on) under the same wrk load while V8's sampling profiler ran: ${pr.requests} requests, ${(pr.sampledMs / 1000).toFixed(1)} s sampled, isolate thread idle ${(100 * pr.idleShare).toFixed(0)}% of it, **${f0(pr.busyUsPerRequest)} µs busy per request** (the profiler itself adds some; compare shares, and the CPU µs/req above for absolute cost). Self time goes to the source file of the bundle it ran in; native calls (fetch, Request/Headers, crypto, console.log) count for the JS file that made them (the "of which native" column); V8 builtins such as JSON.stringify show up as the caller's own time. "(program)" is workerd's C++ outside JavaScript (HTTP parsing, sockets, KV/DO plumbing).`,
+      `A second workerd (same config, only c, inspector on) under the same wrk load while V8's sampling profiler ran: ${pr.requests} requests, ${(pr.sampledMs / 1000).toFixed(1)} s sampled, isolate thread idle ${(100 * pr.idleShare).toFixed(0)}% of it, **${f0(pr.busyUsPerRequest)} µs busy per request** (the profiler itself adds some; compare shares, and the CPU µs/req above for absolute cost). The profiled isolate's console.log is a no-op: with an inspector attached every log call is also sent to the inspector, which would otherwise show up as a large self time in the access-log stage. Self time goes to the source file of the bundle it ran in; native calls (fetch, Request/Headers, crypto, console.log) count for the JS file that made them (the "of which native" column); V8 builtins such as JSON.stringify show up as the caller's own time. "(program)" is workerd's C++ outside JavaScript (HTTP parsing, sockets, KV/DO plumbing).`,
       '',
     );
     // The sampler counts wall time on the isolate thread, which a busy machine inflates; the shares are the
@@ -463,4 +465,77 @@ function prodSection(r: Results, L: string[]): void {
   const sample = p.logSample['c'];
   if (sample) L.push(`- One access-log line of **c**, as workerd wrote it: \`${cell(sample.slice(0, 400))}\``);
   L.push('');
+}
+
+/** In the isolate (bench/ops.ts): per-stage CPU without wrk's noise, the price of runtime operations, and the floor. */
+function isolateSection(r: Results, L: string[]): void {
+  const iso = r.prod.isolate;
+  L.push('### Where the CPU goes (in the isolate, per stage)', '');
+  if (iso.status !== 'ok') {
+    L.push(`Not measured: ${iso.status}, ${cell(iso.reason)}.`, '');
+    return;
+  }
+  const d = iso.data;
+  const rounds = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+  L.push(
+    `bench/ops.ts runs one thing n times inside ONE request of an otherwise idle workerd (bench/ops-worker.ts, same compatibility settings) and reads workerd's CPU time (/proc) around the call: no wrk, no socket per request, so differences of a few µs are visible. The gateway's own pipeline (src/app/pipeline.ts, the production bench's ${1000}-route table, the bench request) is cut after each stage and answered in the isolate, so **a stage's cost is the cut after it minus the cut before it**; "forward" uses a stub fetch that returns a made-up upstream answer. Medians of ${d.rounds} interleaved round(s); per-round values show the noise (a few µs).`,
+    '',
+  );
+  L.push('| stage | CPU µs per request | per round |', '| --- | ---: | --- |');
+  for (const s of d.stages) L.push(`| ${cell(s.stage)} | ${s.us.toFixed(1)} | ${rounds(s.rounds)} |`);
+  const p = (id: string) => d.pipeline.find((x) => x.id === id);
+  const f = (id: string) => d.fetch.find((x) => x.id === id);
+  const o = (id: string) => d.sync.find((x) => x.id === id);
+  const base = p('pipeline:0');
+  const all = p('pipeline:all');
+  if (base && all)
+    L.push(
+      `| **all stages** (pipeline with stub fetch minus the request context and stub answer alone, ${base.us.toFixed(1)} µs) | **${(all.us - base.us).toFixed(1)}** | |`,
+    );
+  L.push('');
+  const real = p('pipeline:real');
+  const bare = f('fetch-bare');
+  if (real && bare)
+    L.push(
+      `With a real upstream (nginx on loopback, one subrequest after another), every stage costs **${real.us.toFixed(0)} µs** per request against **${bare.us.toFixed(0)} µs** for \`fetch(new Request(url, request))\`, the bare proxy's whole handler: **+${(real.us - bare.us).toFixed(0)} µs**, more than the stub figures add up to, because the native objects built around a real fetch (signal, copied response, more headers on the wire) cost more than with a made-up answer. That is the same size as the +µs/request above b measured under wrk.`,
+      '',
+    );
+  L.push('Runtime operations the request path performs, each alone in a tight loop (CPU µs per call):', '');
+  L.push('| operation | CPU µs | per round |', '| --- | ---: | --- |');
+  for (const x of d.sync) L.push(`| ${cell(x.label)} | ${x.us.toFixed(2)} | ${rounds(x.rounds)} |`);
+  L.push('');
+  L.push('The same with a real upstream fetch each time (CPU µs per request, the fetch included):', '');
+  L.push('| operation | CPU µs | per round |', '| --- | ---: | --- |');
+  for (const x of d.fetch) L.push(`| ${cell(x.label)} | ${x.us.toFixed(1)} | ${rounds(x.rounds)} |`);
+  L.push('');
+  // The features the issue keeps (timeouts, request id on the answer, forwarding headers, the log line) each need
+  // runtime work the bare proxy does not do; their sum is a floor under Edgeway's cost above b.
+  const url = f('fetch-url');
+  const parts: [string, number | null][] = [
+    [
+      'a timeout on the upstream fetch (AbortSignal.timeout on the fetch, vs none)',
+      url && f('fetch-timeout') ? f('fetch-timeout')!.us - url.us : null,
+    ],
+    ['the response made ours (copy of the fetched response + x-request-id)', url && f('fetch-copy') ? f('fetch-copy')!.us - url.us : null],
+    [
+      'forwarding headers (X-Forwarded-*, x-request-id, traceparent) vs the client headers as they are',
+      bare && f('fetch-headers') ? f('fetch-headers')!.us - bare.us : null,
+    ],
+    ['the access-log line (timestamp + console.log)', o('log') && o('iso') ? o('log')!.us + o('iso')!.us : null],
+    ['ids (request id, traceparent span and trace ids)', o('uuid') && o('hex8') ? o('uuid')!.us + 2 * o('hex8')!.us : null],
+  ];
+  const known = parts.filter((x): x is [string, number] => x[1] !== null);
+  const floor = known.reduce((a, [, v]) => a + v, 0);
+  const b = r.prod.targets.find((t) => t.id === 'b')?.median?.cpuUsPerRequest ?? null;
+  L.push('**Cost floor of the kept features** (from the rows above):', '');
+  L.push('| feature | CPU µs per request |', '| --- | ---: |');
+  for (const [name, v] of known) L.push(`| ${cell(name)} | ${v.toFixed(1)} |`);
+  L.push(`| **sum** | **${floor.toFixed(1)}** |`, '');
+  if (b !== null) {
+    const budget = b / 0.85 - b;
+    L.push(
+      `The req/s target (c ≥ 0.85× b) leaves **${budget.toFixed(0)} µs** per request above b's ${b.toFixed(0)} µs when, as here, the run is CPU-bound. These features alone take ${floor.toFixed(0)} µs of it (${((100 * floor) / budget).toFixed(0)}%), before any routing, health or balancing work.`,
+      '',
+    );
+  }
 }

@@ -68,6 +68,23 @@ export interface ProfileResult {
   topFunctions: { fn: string; usPerRequest: number; share: number }[];
 }
 
+/** One operation priced inside workerd (bench/ops.ts): CPU µs per run, median and per round. */
+export interface IsolateOp {
+  id: string;
+  label: string;
+  us: number;
+  rounds: number[];
+}
+
+/** bench/ops.ts: runtime operations, real-fetch variants, and the pipeline cut after each stage. */
+export interface IsolateResult {
+  rounds: number;
+  sync: IsolateOp[];
+  fetch: IsolateOp[];
+  pipeline: IsolateOp[];
+  stages: { stage: string; us: number; rounds: number[] }[];
+}
+
 /** Section 2: the production-like run. */
 export interface ProdResults {
   load: LoadSettings & { shortDurationS: number };
@@ -84,6 +101,7 @@ export interface ProdResults {
   /** One access-log line per Edgeway target. */
   logSample: Record<string, string>;
   profile: { status: 'ok'; data: ProfileResult } | { status: 'skipped' | 'error'; reason: string };
+  isolate: { status: 'ok'; data: IsolateResult } | { status: 'skipped' | 'error'; reason: string };
 }
 
 export interface Verdict {
