@@ -8,6 +8,8 @@ import { buildPipeline, STAGES } from '../src/app/pipeline.js';
 import { IsolateHealth } from '../src/health/registry.js';
 import { RetryBudget } from '../src/health/retry.js';
 import { randomHex } from '../src/proxy/headers.js';
+import type { RateLimiterNamespaceLike } from '../src/ratelimit.js';
+import { LimiterCore } from '../src/ratelimit/limiter.js';
 import type { CompiledTable } from '../src/table.js';
 import { compileTable } from '../src/table/compile.js';
 import { generateTable } from './harness/snapshot.js';
@@ -113,6 +115,21 @@ export const FETCH_OPS: Record<string, [string, (r: Request, e: Bindings) => Pro
       }
     },
   ],
+  'fetch-native': [
+    'fetch with the forwarding headers, redirect manual and a timeout signal; response copied + x-request-id set',
+    async (r, e) => {
+      const request = new Request(`${e.UPSTREAM}/x`, {
+        method: 'GET',
+        headers: forwardingHeaders(r.headers),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(30_000),
+      });
+      const up = await fetch(request);
+      const copy = new Response(up.body, up);
+      copy.headers.set('x-request-id', REQUEST_ID);
+      return copy.arrayBuffer();
+    },
+  ],
   'fetch-copy': [
     'fetch(upstream URL), response copied + x-request-id set',
     async (_r, e) => {
@@ -142,15 +159,42 @@ const answer: Stage = {
   name: 'answer',
   build: () => async (ctx) => (ctx.upstream = upstreamAnswer()),
 };
+let limitedTable: CompiledTable | undefined;
 const pipelines = new Map<string, ReturnType<typeof buildPipeline>>();
-function pipeline(env: Bindings, k: string) {
-  table ??= compileTable(
-    generateTable({ routes: 1000, upstream: env.UPSTREAM, targetHost: 'api.bench.test', rateLimit: false, catchAll: true, split: false }),
-  );
-  let p = pipelines.get(k);
-  if (!p) pipelines.set(k, (p = buildPipeline(table, k === 'all' ? STAGES : [...STAGES.slice(0, Number(k)), answer])));
-  return { run: p, table };
+function pipeline(env: Bindings, k: string, limited = false) {
+  const make = (rateLimit: boolean) =>
+    compileTable(
+      generateTable({ routes: 1000, upstream: env.UPSTREAM, targetHost: 'api.bench.test', rateLimit, catchAll: true, split: false }),
+    );
+  const t = limited ? (limitedTable ??= make(true)) : (table ??= make(false));
+  const key = `${limited ? 'rl:' : ''}${k}`;
+  let p = pipelines.get(key);
+  if (!p) pipelines.set(key, (p = buildPipeline(t, k === 'all' ? STAGES : [...STAGES.slice(0, Number(k)), answer])));
+  return { run: p, table: t };
 }
+
+/**
+ * RATE_LIMITER stand-in for the rate-limited pipeline: the RateLimiterDO's own core (src/ratelimit/limiter.ts) in
+ * this isolate, without its SQLite writes, so the figure is the gateway's stage (gate and leases) plus the core's
+ * arithmetic, not the Durable Object's storage or RPC transport.
+ */
+const cores = new Map<string, LimiterCore>();
+let limiterCalls = 0;
+const limiter: RateLimiterNamespaceLike = {
+  idFromName: (name) => ({ name, toString: () => name, equals: () => false }) as unknown as DurableObjectId,
+  get: (id) => {
+    const name = String(id);
+    return {
+      acquire: async (req) => {
+        limiterCalls++;
+        let core = cores.get(name);
+        if (!core) cores.set(name, (core = new LimiterCore(req.config)));
+        return core.acquire(req, Date.now());
+      },
+      release: async (_config, returns, admitted) => cores.get(name)?.release(returns, Date.now(), admitted),
+    };
+  },
+};
 function deps(fetchImpl: (r: Request) => Promise<Response>, write: (line: string) => void = (l) => console.log(l)): GatewayDeps {
   return {
     health,
@@ -161,10 +205,18 @@ function deps(fetchImpl: (r: Request) => Promise<Response>, write: (line: string
     writeLine: write,
     debugHeaders: false,
     waitUntil: () => undefined,
+    rateLimiter: limiter,
   };
 }
 const stubDeps = deps(async () => upstreamAnswer());
+/** Date.now() stands still inside a request without I/O: this clock moves 50 µs per reading, as real time would. */
+let fakeMs = Date.now();
+const movingClockDeps: GatewayDeps = { ...stubDeps, now: () => (fakeMs += 0.05) };
 const realDeps = deps((r) => fetch(r));
+const realQuietDeps = deps(
+  (r) => fetch(r),
+  () => undefined,
+);
 /** For the CPU profile: with an inspector attached every console.log is also sent to it, which would dominate. */
 const quietDeps = deps(
   async () => upstreamAnswer(),
@@ -181,20 +233,21 @@ export default {
       return Response.json({
         sync: Object.fromEntries(Object.entries(SYNC_OPS).map(([k, [label]]) => [k, label])),
         fetch: Object.fromEntries(Object.entries(FETCH_OPS).map(([k, [label]]) => [k, label])),
-        pipeline: [...STAGE_NAMES.map((_, i) => `pipeline:${i}`), 'pipeline:all', 'pipeline:real'],
+        pipeline: [...STAGE_NAMES.map((_, i) => `pipeline:${i}`), 'pipeline:all', 'pipeline:clock', 'pipeline:real', 'pipeline:rl-all'],
         stages: STAGE_NAMES,
       });
     if (name.startsWith('pipeline:')) {
       const k = name.slice('pipeline:'.length);
-      const { run, table: t } = pipeline(env, k === 'real' || k === 'quiet' ? 'all' : k);
-      const d = k === 'real' ? realDeps : k === 'quiet' ? quietDeps : stubDeps;
+      const { run, table: t } = pipeline(env, ['real', 'rl-all', 'clock'].includes(k) ? 'all' : k, k === 'rl-all');
+      const quiet = url.searchParams.has('quiet');
+      const d = k === 'real' ? (quiet ? realQuietDeps : realDeps) : k === 'clock' ? movingClockDeps : quiet ? quietDeps : stubDeps;
       const synthetic = new Request('http://api.bench.test/api/target/items?page=1', { headers: request.headers });
       for (let i = 0; i < n; i++) {
         const response = await run(createContext(synthetic, t, d));
         if (response.status !== 200) return new Response(`${name}: status ${response.status}`, { status: 500 });
         await response.arrayBuffer();
       }
-      return new Response(String(n));
+      return new Response(`${n} runs, ${limiterCalls} limiter calls so far`);
     }
     const sink = { v: undefined as unknown };
     const op = SYNC_OPS[name]?.[1];

@@ -3,7 +3,8 @@
  * (a runtime call, a real upstream fetch, or the gateway's pipeline cut after k stages) n times in ONE request of an
  * otherwise idle workerd, and workerd's CPU time (/proc) is read around the call. Used by `npm run bench` (section
  * 2, "In the isolate") and on its own: `npm run bench:ops` prints the tables; OPS_ONLY=<text> keeps matching
- * operations; OPS_PROFILE=pipeline:quiet prints a V8 profile of the pipeline instead.
+ * operations; OPS_PROFILE=pipeline:all prints a V8 profile of the pipeline instead; OPS_BASELINE=<saved ops bundle>
+ * compares it with the current code (OPS_AB=op,op).
  */
 import http from 'node:http';
 import { join } from 'node:path';
@@ -46,7 +47,7 @@ interface Listing {
 
 export interface IsolateOptions {
   rounds: number;
-  /** CPU seconds each measured call should take (the kernel tick is 10 ms). */
+  /** CPU seconds a measured call should take (the kernel tick is 10 ms): 0.6x for runtime operations, 1.2x real fetches, 1.8x pipelines. */
   targetS: number;
   only?: string | undefined;
 }
@@ -82,10 +83,12 @@ export async function isolateBreakdown(o: IsolateOptions): Promise<IsolateResult
         let n = nOf[op];
         if (n === undefined) {
           // Calibrate once: grow n until one call takes about targetS of CPU.
+          // Pipelines get the longest calls: their per-call figure moves most with when the GC happens to run.
+          const target = o.targetS * (op.startsWith('pipeline:') ? 1.8 : op in list.fetch ? 1.2 : 0.6);
           n = 500;
           let s = await call(op, n);
-          while (s < o.targetS / 4 && n < 20_000_000) s = await call(op, (n *= 4));
-          n = nOf[op] = Math.max(n, Math.ceil((n * o.targetS) / Math.max(s, 0.01)));
+          while (s < target / 4 && n < 20_000_000) s = await call(op, (n *= 4));
+          n = nOf[op] = Math.max(n, Math.ceil((n * target) / Math.max(s, 0.01)));
         }
         perOp[op] = [...(perOp[op] ?? []), ((await call(op, n)) * 1e6) / n];
       }
@@ -130,12 +133,12 @@ async function profileOp(op: string, n: number): Promise<void> {
   const port = w.ports.ops!;
   try {
     await waitForPort(inspectorPort, 10_000);
-    await get(port, `/?op=${encodeURIComponent(op)}&n=2000`);
+    await get(port, `/?op=${encodeURIComponent(op)}&n=2000&quiet`);
     const result = await withInspector(`ws://127.0.0.1:${inspectorPort}/ops`, async (send) => {
       await send('Profiler.enable');
       await send('Profiler.setSamplingInterval', { interval: 100 });
       await send('Profiler.start');
-      for (let done = 0; done < n; done += 2000) await get(port, `/?op=${encodeURIComponent(op)}&n=2000`);
+      for (let done = 0; done < n; done += 2000) await get(port, `/?op=${encodeURIComponent(op)}&n=2000&quiet`);
       const { profile } = (await send('Profiler.stop')) as { profile: CpuProfile };
       const bundle = { file: join(process.cwd(), '.bench-tmp', 'prod', 'bundles', 'ops.js'), bytes: 0, inputs: [], command: '' };
       return analyse(profile, bundle, n);
@@ -150,9 +153,58 @@ async function profileOp(op: string, n: number): Promise<void> {
   }
 }
 
+/**
+ * A/B: the current ops worker against a saved bundle of an earlier one (OPS_BASELINE=<file>, e.g. a copy of
+ * .bench-tmp/prod/bundles/ops.js from before a change), both in one workerd, calls alternating, CPU from /proc per
+ * call (each Worker is idle while the other runs).
+ */
+async function compare(baseline: string, ops: string[], rounds: number, targetS: number): Promise<void> {
+  const tools = await ensureTools(['nginx']);
+  const upstream = await startNginxUpstream(tools.nginx!.path!);
+  const none = { file: '', bytes: 0, inputs: [], command: '' };
+  const w = await startProdWorkerd(
+    [
+      { name: 'base', kind: 'ops', opsBundle: baseline },
+      { name: 'cur', kind: 'ops' },
+    ],
+    `http://127.0.0.1:${upstream.port}`,
+    { bundle: none, tag: 'ops-ab' },
+  );
+  try {
+    const call = async (who: string, op: string, n: number) => {
+      const c0 = w.cpuSeconds();
+      for (let done = 0; done < n; done += 2000) await get(w.ports[who]!, `/?op=${encodeURIComponent(op)}&n=${Math.min(2000, n - done)}`);
+      const s = w.cpuSeconds() - c0;
+      w.drainLog();
+      return (s * 1e6) / n;
+    };
+    for (const op of ops) {
+      const n = Math.ceil((targetS * 1e6) / (await call('cur', op, 500)));
+      const base: number[] = [];
+      const cur: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        base.push(await call('base', op, n));
+        cur.push(await call('cur', op, n));
+      }
+      const diff = base.map((b, i) => cur[i]! - b);
+      console.log(
+        `${op}: baseline ${median(base).toFixed(1)} µs, current ${median(cur).toFixed(1)} µs, current − baseline per round ${diff.map((d) => d.toFixed(1)).join(', ')} (median ${median(diff).toFixed(1)})`,
+      );
+    }
+  } finally {
+    await w.stop();
+    await upstream.proc.stop();
+  }
+}
+
 export async function main(): Promise<number> {
   installSignalHandlers();
   try {
+    if (process.env.OPS_BASELINE) {
+      const ops = (process.env.OPS_AB ?? 'pipeline:all,pipeline:real').split(',');
+      await compare(process.env.OPS_BASELINE, ops, Number(process.env.OPS_ROUNDS ?? 7), Number(process.env.OPS_TARGET_S ?? 1));
+      return 0;
+    }
     if (process.env.OPS_PROFILE) {
       await profileOp(process.env.OPS_PROFILE, Number(process.env.OPS_PROFILE_N ?? 20_000));
       return 0;

@@ -405,10 +405,10 @@ function computeRatios(out: ProdResults): void {
   stage('Hono itself (router + context)', 'b', 'p', 'bare Hono proxy minus plain fetch proxy');
   stage('Edgeway above the bare Hono proxy (everything)', 'c', 'b', 'c minus b');
   stage(
-    'rate limit (RateLimiterDO call per request)',
+    'rate limit (gate and local lease per request; RateLimiterDO calls batched)',
     'd',
     'c',
-    "d minus c; includes the RateLimiterDO's own work, which here runs in the same workerd process (in production it runs in another isolate, often on another machine)",
+    "d minus c; includes the RateLimiterDO's own work (lease calls and their SQLite writes), which here runs in the same workerd process (in production it runs in another isolate, often on another machine); the gateway-side stage alone is priced in the isolate section below",
   );
   stage('header filters (2 modifiers)', 'v-filters', 'c', 'v-filters minus c');
   stage('90/10 split over two Backends', 'v-split', 'c', 'v-split minus c');

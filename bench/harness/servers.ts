@@ -19,7 +19,11 @@ export function workDir(): string {
   if (!dir) {
     const d = mkdtempSync(join(tmpdir(), 'edgeway-bench-'));
     dir = d;
-    onExitSync(() => rmSync(d, { recursive: true, force: true }));
+    // A section's cleanupAll removes it; the next section that asks gets a fresh one.
+    onExitSync(() => {
+      rmSync(d, { recursive: true, force: true });
+      if (dir === d) dir = null;
+    });
   }
   return dir;
 }
