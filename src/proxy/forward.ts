@@ -30,7 +30,8 @@ export interface ForwardOptions<T> {
    */
   next: (tried: readonly T[], allowRepeat: boolean) => Target<T> | null;
   report: (handle: T, outcome: Outcome, now: number) => void;
-  fetch: (request: Request) => Promise<Response>;
+  /** Sends one attempt; `handle` is the attempt's endpoint (load accounting, Retry-After pauses). */
+  fetch: (request: Request, handle: T) => Promise<Response>;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   backoff: (retry: number) => number;
@@ -74,7 +75,7 @@ export async function forward<T>(o: ForwardOptions<T>): Promise<ForwardResult<T>
     const signal = attemptSignal(attemptTimer, o.deadline);
     let response: Response;
     try {
-      response = await o.fetch(target.request(signal));
+      response = await o.fetch(target.request(signal), target.handle);
     } catch (err) {
       const ms = o.now() - started;
       if (o.deadline?.aborted) {

@@ -126,14 +126,7 @@ async function forwardRequest(ctx: RequestContext): Promise<Response> {
         load.acquire(key);
         handle.slot = true;
         handles.push(handle);
-        return {
-          handle,
-          request: (signal) => {
-            const r = buildRequest(pool.origins[choice.index]!, signal);
-            attemptOf.set(r, handle);
-            return r;
-          },
-        };
+        return { handle, request: (signal) => buildRequest(pool.origins[choice.index]!, signal) };
       }
     }
     return null;
@@ -141,12 +134,10 @@ async function forwardRequest(ctx: RequestContext): Promise<Response> {
 
   // A slot is counted until the response headers arrive (or the fetch fails, times out or is aborted): a streamed
   // body no longer waits on the upstream's capacity to start answering, and every path releases exactly once.
-  const attemptOf = new WeakMap<Request, Handle>();
-  const fetchCounted = async (r: Request): Promise<Response> => {
-    const handle = attemptOf.get(r);
+  const fetchCounted = async (r: Request, handle: Handle): Promise<Response> => {
     try {
       const response = await deps.fetch(r);
-      if (handle && OVERLOAD_STATUSES.has(response.status)) {
+      if (OVERLOAD_STATUSES.has(response.status)) {
         const at = now();
         const ms = parseRetryAfter(response.headers.get('retry-after'), at, handle.pool.breaker.maxRetryAfterMs);
         if (ms !== undefined) {
@@ -156,7 +147,7 @@ async function forwardRequest(ctx: RequestContext): Promise<Response> {
       }
       return response;
     } finally {
-      if (handle) release(handle);
+      release(handle);
     }
   };
 
