@@ -233,14 +233,15 @@ export default {
       return Response.json({
         sync: Object.fromEntries(Object.entries(SYNC_OPS).map(([k, [label]]) => [k, label])),
         fetch: Object.fromEntries(Object.entries(FETCH_OPS).map(([k, [label]]) => [k, label])),
-        pipeline: [...STAGE_NAMES.map((_, i) => `pipeline:${i}`), 'pipeline:all', 'pipeline:clock', 'pipeline:real', 'pipeline:rl-all'],
+        pipeline: [...STAGE_NAMES.map((_, i) => `pipeline:${i}`), 'pipeline:all', 'pipeline:clock', 'pipeline:real', 'pipeline:rl-all', 'pipeline:rl-real'],
         stages: STAGE_NAMES,
       });
     if (name.startsWith('pipeline:')) {
       const k = name.slice('pipeline:'.length);
-      const { run, table: t } = pipeline(env, ['real', 'rl-all', 'clock'].includes(k) ? 'all' : k, k === 'rl-all');
+      const { run, table: t } = pipeline(env, ['real', 'rl-all', 'rl-real', 'clock'].includes(k) ? 'all' : k, k.startsWith('rl-'));
       const quiet = url.searchParams.has('quiet');
-      const d = k === 'real' ? (quiet ? realQuietDeps : realDeps) : k === 'clock' ? movingClockDeps : quiet ? quietDeps : stubDeps;
+      const real = k === 'real' || k === 'rl-real';
+      const d = real ? (quiet ? realQuietDeps : realDeps) : k === 'clock' ? movingClockDeps : quiet ? quietDeps : stubDeps;
       const synthetic = new Request('http://api.bench.test/api/target/items?page=1', { headers: request.headers });
       for (let i = 0; i < n; i++) {
         const response = await run(createContext(synthetic, t, d));

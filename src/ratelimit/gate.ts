@@ -60,19 +60,32 @@ async function sha256(text: string): Promise<string> {
  * A policy that reached the rule through sectionName gets per-rule counters.
  */
 export async function objectName(p: CompiledPolicy, routeKey: string, key: string): Promise<string> {
-  const scope = p.section ? `${routeKey}#${p.section}` : '';
-  const plain = `${p.id}|${scope}\n${key}`;
+  const plain = plainName(p, routeKey, key);
   let name = names.get(plain);
   if (name === undefined) {
-    name = `${p.id}|${await sha256(`${scope}\n${key}`)}`;
+    name = `${p.id}|${await sha256(plain.slice(p.id.length + 1))}`;
     if (names.size >= 10_000) names.clear();
     names.set(plain, name);
   }
   return name;
 }
 
+/** The unhashed name: the cache key of `names`. */
+const plainName = (p: CompiledPolicy, routeKey: string, key: string) => `${p.id}|${p.section ? `${routeKey}#${p.section}` : ''}\n${key}`;
+
 /** Hashing every request costs more than the rest of the fast path: keep recent names per isolate. */
 const names = new Map<string, string>();
+
+/** The RateLimit-Policy items of a rule's policies: fixed per table version, so built once per policy list. */
+const policyItemsOf = new WeakMap<readonly CompiledPolicy[], string[]>();
+function policyItems(policies: readonly CompiledPolicy[]): string[] {
+  let items = policyItemsOf.get(policies);
+  if (!items) {
+    items = policies.flatMap((p) => p.config.limits.map((l, i) => policyItem(p.limitNames[i] ?? p.id, l.requests, l.windowMs)));
+    policyItemsOf.set(policies, items);
+  }
+  return items;
+}
 
 function statuses(p: CompiledPolicy, r: TakeResult): LimitStatus[] {
   const out = r.limits.map((v: LimitView, i): LimitStatus => ({
@@ -123,29 +136,61 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
     jobs.push({ p, key: k.key });
   }
 
-  const outcomes: Outcome[] = await Promise.all(
-    jobs.map(async ({ p, key }): Promise<Outcome> => {
+  const releaser = (p: CompiledPolicy, name: string) => {
+    const stub = () => namespace.get(namespace.idFromName(name));
+    return (returns: LeaseReturn[], admitted?: AdmittedReport[]) => {
+      const sent = Promise.resolve().then(() =>
+        admitted ? stub().release(p.config, returns, admitted) : stub().release(p.config, returns),
+      );
+      waitUntil(sent.catch(() => undefined));
+      return sent;
+    };
+  };
+  // Most requests of a hot key end in the first loop: a known object name and a leased permit, no I/O, no timer and
+  // no promise. The rest hash their key and/or ask the object, all policies at once.
+  const outcomes: Outcome[] = new Array<Outcome>(jobs.length);
+  let slow: Promise<void>[] | undefined;
+  jobs.forEach(({ p, key }, i) => {
+    const known = names.get(plainName(p, routeKey, key));
+    if (known !== undefined) {
       try {
-        const name = await objectName(p, routeKey, key);
-        const stub = () => namespace.get(namespace.idFromName(name));
-        const release = (returns: LeaseReturn[], admitted?: AdmittedReport[]) => {
-          const sent = Promise.resolve().then(() =>
-            admitted ? stub().release(p.config, returns, admitted) : stub().release(p.config, returns),
-          );
-          waitUntil(sent.catch(() => undefined));
-          return sent;
-        };
-        // Most requests of a hot key end here: a leased permit, no I/O and no timer.
-        const local = leases.tryLocal(name, p.config, now, release);
-        if (local) return { p, r: local };
-        return { p, r: await leases.acquire(name, p.config, now, (req) => stub().acquire(req), release, budgetMs) };
+        const local = leases.tryLocal(known, p.config, now, releaser(p, known));
+        if (local) {
+          outcomes[i] = { p, r: local };
+          return;
+        }
       } catch (err) {
-        return { p, err };
+        outcomes[i] = { p, err };
+        return;
       }
-    }),
-  );
+    }
+    (slow ??= []).push(
+      (async () => {
+        try {
+          const name = known ?? (await objectName(p, routeKey, key));
+          const release = releaser(p, name);
+          const local = leases.tryLocal(name, p.config, now, release);
+          outcomes[i] = local
+            ? { p, r: local }
+            : {
+                p,
+                r: await leases.acquire(
+                  name,
+                  p.config,
+                  now,
+                  (req) => namespace.get(namespace.idFromName(name)).acquire(req),
+                  release,
+                  budgetMs,
+                ),
+              };
+        } catch (err) {
+          outcomes[i] = { p, err };
+        }
+      })(),
+    );
+  });
+  if (slow) await Promise.all(slow);
 
-  const policyItems = policies.flatMap((p) => p.config.limits.map((l, i) => policyItem(p.limitNames[i] ?? p.id, l.requests, l.windowMs)));
   const limits: LimitStatus[] = [];
   let unavailable: CompiledPolicy | undefined;
   for (const o of outcomes) {
@@ -175,7 +220,7 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
   }
   // Served although a limiter failed (failOpen): the request still takes its share of the quota, counted late.
   if (!anyDenied) for (const o of outcomes) if ('err' in o && o.err instanceof LimiterUnavailable) o.err.admit();
-  const headers = rateLimitHeaders(policyItems, limits);
+  const headers = rateLimitHeaders(policyItems(policies), limits);
   if (anyDenied) {
     const top = mostConstraining(limits)!;
     let retryMs = 0;
