@@ -87,7 +87,12 @@ export interface RequestContext {
 
 /** The rest of the pipeline after a stage. */
 export type Next = (ctx: RequestContext) => Promise<Response>;
-/** A stage's per-request work: answer itself, or call next (once) and possibly decorate what comes back. */
+/**
+ * A stage's per-request work: answer itself, or call next (once) and possibly decorate what comes back. A handler
+ * that only hands on (or answers without waiting) is a plain function returning next's promise, not an async one:
+ * each async frame adds a promise and its resolution ticks to every request (bench/ops.ts measured −15 µs CPU per
+ * request with a real upstream when six stages stopped being async).
+ */
 export type Handler = (ctx: RequestContext, next: Next) => Promise<Response>;
 
 /** One request stage: `build` runs once per table version and returns the handler (null: nothing to do for this table). */

@@ -47,10 +47,10 @@ function servesInPanic(plan: BackendPlan, health: IsolateHealth, now: number): b
 
 export const chooseBackend: Stage = {
   name: 'backend',
-  build: () => async (ctx, next) => {
+  build: () => (ctx, next) => {
     const { deps, served, request } = ctx;
     const plan = ctx.plan!;
-    if (plan.unusable) return fail(ctx, plan.unusable);
+    if (plan.unusable) return Promise.resolve(fail(ctx, plan.unusable));
     const now = deps.now();
     const client: ClientLocation = clientLocation(request, plan);
     const hasUsable = (b: BackendPlan) =>
@@ -89,7 +89,7 @@ export const chooseBackend: Stage = {
         kind: ref.ref.kind ?? 'Backend',
         requestId: ctx.requestId,
       });
-      return fail(ctx, 'invalid_backend', ref.key);
+      return Promise.resolve(fail(ctx, 'invalid_backend', ref.key));
     }
     const target = servingBackend(ref.backend, hasUsable);
     if (target !== ref.backend) served.backend = target.key;

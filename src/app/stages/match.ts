@@ -12,7 +12,7 @@ export const match: Stage = {
     if (!table) return async (ctx) => fail(ctx, 'table_unavailable');
     const { matcher, plans } = table;
     const noQuery = matchesQuery(table) ? undefined : new URLSearchParams();
-    return async (ctx, next) => {
+    return (ctx, next) => {
       const { request, url, host } = ctx;
       const m = matcher.match({
         host,
@@ -21,7 +21,7 @@ export const match: Stage = {
         headers: request.headers,
         query: noQuery ?? url.searchParams,
       });
-      if (!m) return fail(ctx, 'no_route', `${request.method} ${host}${url.pathname}`);
+      if (!m) return Promise.resolve(fail(ctx, 'no_route', `${request.method} ${host}${url.pathname}`));
       ctx.match = m;
       ctx.plan = plans.forMatch(m);
       ctx.served.route = ctx.plan.id;

@@ -8,20 +8,21 @@ const HOST_HEADER = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-
 
 export const normalize: Stage = {
   name: 'normalize',
-  build: () => async (ctx, next) => {
+  // Not async: a stage that only hands on adds no promise of its own (src/app/context.ts, Handler).
+  build: () => (ctx, next) => {
     const { request, url, deps } = ctx;
-    if (url.pathname.length + url.search.length > MAX_TARGET_LENGTH) return fail(ctx, 'uri_too_long');
+    if (url.pathname.length + url.search.length > MAX_TARGET_LENGTH) return Promise.resolve(fail(ctx, 'uri_too_long'));
     const hostHeader = (request.headers.get('host') ?? url.host).toLowerCase();
-    if (!HOST_HEADER.test(hostHeader)) return fail(ctx, 'bad_request', 'invalid Host header');
+    if (!HOST_HEADER.test(hostHeader)) return Promise.resolve(fail(ctx, 'bad_request', 'invalid Host header'));
     ctx.host = requestHostFromHeader(hostHeader);
     // Match on the normalised path, and forward that same path (src/routing/normalize.ts).
     const normalized = normalizePath(url.pathname, deps.pathPolicy);
-    if (normalized.action === 'reject') return fail(ctx, 'bad_request', normalized.reason);
+    if (normalized.action === 'reject') return Promise.resolve(fail(ctx, 'bad_request', normalized.reason));
     if (normalized.action === 'redirect') {
       // gRPC clients do not follow redirects: Envoy rejects these instead, and so do we.
       if ((request.headers.get('content-type') ?? '').startsWith('application/grpc'))
-        return fail(ctx, 'bad_request', 'encoded slash in a gRPC path');
-      return new Response(null, { status: 307, headers: { location: `${normalized.path}${url.search}` } });
+        return Promise.resolve(fail(ctx, 'bad_request', 'encoded slash in a gRPC path'));
+      return Promise.resolve(new Response(null, { status: 307, headers: { location: `${normalized.path}${url.search}` } }));
     }
     if (normalized.path !== url.pathname) url.pathname = normalized.path;
     return next(ctx);

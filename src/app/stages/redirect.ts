@@ -5,11 +5,11 @@ import type { Stage } from '../context.js';
 
 export const redirect: Stage = {
   name: 'redirect',
-  build: () => async (ctx, next) => {
+  build: () => (ctx, next) => {
     const redirect = ctx.plan!.redirect;
     if (!redirect) return next(ctx);
     const headers = new Headers({ location: redirectLocation(ctx.url, redirect.spec, ctx.match!.match) });
     for (const m of redirect.responseHeaders) applyHeaderModifier(headers, m);
-    return new Response(null, { status: redirect.spec.statusCode, headers });
+    return Promise.resolve(new Response(null, { status: redirect.spec.statusCode, headers }));
   },
 };
