@@ -33,6 +33,8 @@ export interface ProdSpec {
   snapshot?: Snapshot;
   /** Bench-only variant: console.log is a no-op in this isolate (the log line is still built, not written). */
   silenceLog?: boolean;
+  /** kind edgeway: another build of the Worker (a saved baseline for A/B runs) instead of this run's bundle. */
+  bundleFile?: string;
   /** kind ops: a prebuilt ops bundle (a saved baseline for A/B runs) instead of bundling bench/ops-worker.ts now. */
   opsBundle?: string;
 }
@@ -187,9 +189,9 @@ async function writeConfig(specs: ProdSpec[], bundle: Bundle, upstream: string, 
       ? [
           `(name = "entry.js", esModule = embed ${rel(silenceEntry)})`,
           `(name = "silence.js", esModule = embed ${rel(silence)})`,
-          `(name = "index.js", esModule = embed ${rel(bundle.file)})`,
+          `(name = "index.js", esModule = embed ${rel(spec.bundleFile ?? bundle.file)})`,
         ]
-      : [`(name = "index.js", esModule = embed ${rel(bundle.file)})`];
+      : [`(name = "index.js", esModule = embed ${rel(spec.bundleFile ?? bundle.file)})`];
     const bindings = [
       ...Object.entries({ ...vars, ...spec.vars }).map(([k, v]) => `(name = ${q(k)}, text = ${q(v)})`),
       ...wr.kv_namespaces.map((k: { binding: string }) => `(name = ${q(k.binding)}, kvNamespace = ${q(kvService)})`),

@@ -7,6 +7,6 @@ export type { GatewayDeps } from './context.js';
 export { MAX_REPLAY_BODY_BYTES } from './stages/forward.js';
 export { DEGRADED } from '../proxy/errors.js';
 
-export async function serveRequest(request: Request, table: CompiledTable | undefined, deps: GatewayDeps): Promise<Response> {
+export function serveRequest(request: Request, table: CompiledTable | undefined, deps: GatewayDeps): Promise<Response> {
   return pipelineFor(table)(createContext(request, table, deps));
 }
