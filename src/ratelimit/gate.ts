@@ -113,7 +113,11 @@ function statuses(p: CompiledPolicy, r: TakeResult): LimitStatus[] {
 
 type Outcome = { p: CompiledPolicy; r: TakeResult } | { p: CompiledPolicy; err: unknown };
 
-export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
+/**
+ * Applies the rule's policies. Answers synchronously when every policy was settled from this isolate's leases (the
+ * common case for a hot key: no promise at all); a promise when a key must be hashed or the object asked.
+ */
+export function enforce(args: EnforceArgs): EnforceResult | Promise<EnforceResult> {
   const { policies, request, routeKey, namespace, ctx, now } = args;
   if (!policies.length) return { headers: [] };
   const log = args.log ?? ((line: object) => console.log(JSON.stringify(line)));
@@ -189,8 +193,19 @@ export async function enforce(args: EnforceArgs): Promise<EnforceResult> {
       })(),
     );
   });
-  if (slow) await Promise.all(slow);
+  const done = () => conclude(args, outcomes, log, waitUntil, refusalFields);
+  return slow ? Promise.all(slow).then(done) : done();
+}
 
+/** The answer from every policy's outcome: 429 / 503 refusals, fail-open admissions, the RateLimit headers. */
+function conclude(
+  args: EnforceArgs,
+  outcomes: Outcome[],
+  log: (line: object) => void,
+  waitUntil: (p: Promise<unknown>) => void,
+  refusalFields: (policy: string) => object,
+): EnforceResult {
+  const { policies, routeKey, now } = args;
   const limits: LimitStatus[] = [];
   let unavailable: CompiledPolicy | undefined;
   for (const o of outcomes) {

@@ -25,6 +25,20 @@ const MAX_ADDRESS_TEXT = 64;
 export function clientNetwork(raw: string | null | undefined, grouping: ClientIPGrouping = DEFAULT_CLIENT_IP): string {
   const text = raw?.trim();
   if (!text || text.length > MAX_ADDRESS_TEXT) return 'unknown';
+  // A client sends many requests from one address: parse each address once per isolate (bounded like objectName's cache).
+  const cacheKey = `${grouping.ipv4PrefixLength},${grouping.ipv6PrefixLength},${text}`;
+  let network = networks.get(cacheKey);
+  if (network === undefined) {
+    network = parseNetwork(text, grouping);
+    if (networks.size >= 4096) networks.clear();
+    networks.set(cacheKey, network);
+  }
+  return network;
+}
+
+const networks = new Map<string, string>();
+
+function parseNetwork(text: string, grouping: ClientIPGrouping): string {
   const zone = text.indexOf('%');
   const bare = zone >= 0 ? text.slice(0, zone) : text;
   let addr: ipaddr.IPv4 | ipaddr.IPv6;

@@ -1,6 +1,6 @@
 /** Rate limiting (RateLimitPolicy): the rule's policies through the limiter gate, RateLimit headers on every answer. */
 import type { RateLimiterNamespaceLike } from '../../ratelimit.js';
-import { enforce } from '../../ratelimit/gate.js';
+import { enforce, type EnforceResult } from '../../ratelimit/gate.js';
 import type { RulePlan } from '../../table.js';
 import type { Next, RequestContext, Stage } from '../context.js';
 
@@ -15,9 +15,9 @@ const missingLimiter: RateLimiterNamespaceLike = {
 };
 
 /** The rule's policies through the gate; RateLimit headers on whatever comes back. */
-async function limited(ctx: RequestContext, next: Next, plan: RulePlan): Promise<Response> {
+function limited(ctx: RequestContext, next: Next, plan: RulePlan): Promise<Response> {
   const { deps, served, requestId } = ctx;
-  const limit = await enforce({
+  const limit = enforce({
     policies: plan.rateLimits,
     request: ctx.request,
     routeKey: plan.routeKey,
@@ -30,8 +30,13 @@ async function limited(ctx: RequestContext, next: Next, plan: RulePlan): Promise
     requestId,
     debug: deps.debugHeaders,
   });
+  // A permit from this isolate's lease is known at once: no promise until the upstream's.
+  return limit instanceof Promise ? limit.then((l) => admitted(ctx, next, l)) : admitted(ctx, next, limit);
+}
+
+async function admitted(ctx: RequestContext, next: Next, limit: EnforceResult): Promise<Response> {
   if (limit.denied) {
-    served.error = 'rate_limited';
+    ctx.served.error = 'rate_limited';
     return limit.denied;
   }
   const response = await next(ctx);

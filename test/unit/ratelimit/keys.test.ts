@@ -134,4 +134,23 @@ describe('clientNetwork (ClientIP keys)', () => {
       deriveKey([{ type: 'Header', name: 'x-api-key' }], h({ 'cf-connecting-ip': ip }), 'ns/r', undefined).key;
     expect(fallback('2001:db8:1:2::1')).toBe(fallback('2001:db8:1:2::2'));
   });
+
+  it('gives the same network whatever was asked before: the per-isolate cache is keyed by grouping and address', () => {
+    const ip = '2001:db8:aaaa:bbbb:cccc:dddd:eeee:1';
+    const wide = { ipv4PrefixLength: 24, ipv6PrefixLength: 48 };
+    const exact = { ipv4PrefixLength: 32, ipv6PrefixLength: 128 };
+    const first = [clientNetwork(ip), clientNetwork(ip, wide), clientNetwork(ip, exact), clientNetwork(` ${ip} `)];
+    expect(first).toEqual([
+      '2001:db8:aaaa:bbbb::/64',
+      '2001:db8:aaaa::/48',
+      '2001:db8:aaaa:bbbb:cccc:dddd:eeee:1',
+      '2001:db8:aaaa:bbbb::/64',
+    ]);
+    // Asked again in another order (now from the cache), the answers do not move.
+    expect([clientNetwork(ip, exact), clientNetwork(ip, wide), clientNetwork(ip)]).toEqual([first[2], first[1], first[0]]);
+    // More distinct addresses than the cache holds: it starts over and still answers right.
+    for (let i = 0; i < 5000; i++) clientNetwork(`10.${(i >> 8) & 255}.${i & 255}.7`);
+    expect(clientNetwork('10.1.2.7', wide)).toBe('10.1.2.0/24');
+    expect(clientNetwork(ip)).toBe(first[0]);
+  });
 });
