@@ -478,7 +478,7 @@ function isolateSection(r: Results, L: string[]): void {
   const d = iso.data;
   const rounds = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
   L.push(
-    `bench/ops.ts runs one thing n times inside ONE request of an otherwise idle workerd (bench/ops-worker.ts, same compatibility settings) and reads workerd's CPU time (/proc) around the call: no wrk, no socket per request, so differences of a few µs are visible. The gateway's own pipeline (src/app/pipeline.ts, the production bench's ${1000}-route table, the bench request) is cut after each stage and answered in the isolate, so **a stage's cost is the cut after it minus the cut before it**; "forward" uses a stub fetch that returns a made-up upstream answer. Medians of ${d.rounds} interleaved round(s); per-round values show the noise (a few µs).`,
+    `bench/ops.ts runs one thing n times inside ONE request of an otherwise idle workerd (bench/ops-worker.ts, same compatibility settings) and reads workerd's CPU time (/proc) around the call: no wrk, no socket per request, so differences of a few µs are visible. The gateway's own pipeline (src/app/pipeline.ts, the production bench's ${1000}-route table, the bench request) is cut after each stage and answered in the isolate, so **a stage's cost is the cut after it minus the cut before it**; "forward" uses a stub fetch that returns a made-up upstream answer (its own cost, about one \`new Response(body, init)\` below, is inside the forward figure). Medians of ${d.rounds} interleaved round(s); per-round values show the noise (a few µs).`,
     '',
   );
   L.push('| stage | CPU µs per request | per round |', '| --- | ---: | --- |');
@@ -508,7 +508,7 @@ function isolateSection(r: Results, L: string[]): void {
   const bare = f('fetch-bare');
   if (real && bare)
     L.push(
-      `With a real upstream (nginx on loopback, one subrequest after another), every stage costs **${real.us.toFixed(0)} µs** per request against **${bare.us.toFixed(0)} µs** for \`fetch(new Request(url, request))\`, the bare proxy's whole handler: **+${(real.us - bare.us).toFixed(0)} µs**, more than the stub figures add up to, because the native objects built around a real fetch (signal, copied response, more headers on the wire) cost more than with a made-up answer. That is the same size as the +µs/request above b measured under wrk.`,
+      `With a real upstream (nginx on loopback), one request after another and nothing else running, the whole pipeline costs **${real.us.toFixed(0)} µs** per request against **${bare.us.toFixed(0)} µs** for \`fetch(new Request(url, request))\`, the bare proxy's whole handler: **+${(real.us - bare.us).toFixed(0)} µs**. That is more than under wrk (c minus b above), because here every request finds the isolate's caches cold after the round trip; under 32 concurrent connections the isolate stays warm and the stub figures above are the better guide to the JavaScript's cost. The tables below price the native work around a real fetch that the stub cannot show.`,
       '',
     );
   L.push('Runtime operations the request path performs, each alone in a tight loop (CPU µs per call):', '');
