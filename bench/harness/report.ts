@@ -547,6 +547,16 @@ function isolateSection(r: Results, L: string[]): void {
   const single = singles.filter((x): x is [string, number] => x[1] !== null);
   if (single.length)
     L.push(`Of the first row, measured one at a time: ${single.map(([n, v]) => `${n} ${v.toFixed(1)} µs`).join('; ')}.`, '');
+  const c = r.prod.targets.find((t) => t.id === 'c')?.median?.cpuUsPerRequest ?? null;
+  const stubAnswer = o('response');
+  if (base && all && stubAnswer && native && bare && b !== null && c !== null) {
+    const js = all.us - base.us - stubAnswer.us;
+    const around = native.us - bare.us;
+    L.push(
+      `**Accounting for c − b** (warm): the stages' own work with a stub upstream, less the stub's answer, ${js.toFixed(0)} µs + the native work around a real fetch ${around.toFixed(0)} µs = **${(js + around).toFixed(0)} µs**, against **${(c - b).toFixed(0)} µs** measured under wrk (c minus b). What is left over is the request frame outside the stages (the Hono app with the admin and dashboard routes, the table lookup, the per-request dependencies) and the difference between a loop and real traffic.`,
+      '',
+    );
+  }
   if (b !== null) {
     const budget = b / 0.85 - b;
     L.push(
