@@ -553,7 +553,7 @@ function isolateSection(r: Results, L: string[]): void {
     const js = all.us - base.us - stubAnswer.us;
     const around = native.us - bare.us;
     L.push(
-      `**Accounting for c − b** (warm): the stages' own work with a stub upstream, less the stub's answer, ${js.toFixed(0)} µs + the native work around a real fetch ${around.toFixed(0)} µs = **${(js + around).toFixed(0)} µs**, against **${(c - b).toFixed(0)} µs** measured under wrk (c minus b). What is left over is the request frame outside the stages (the Hono app with the admin and dashboard routes, the table lookup, the per-request dependencies) and the difference between a loop and real traffic.`,
+      `**Accounting for c − b** (warm): the stages' own work with a stub upstream, less the stub's answer, ${js.toFixed(0)} µs + the native work around a real fetch ${around.toFixed(0)} µs = **${(js + around).toFixed(0)} µs**, against **${(c - b).toFixed(0)} µs** measured under wrk (c minus b). The two terms overlap by the few µs the Headers copy, the timeout signal and the response copy cost in a tight loop; what is left over is the request frame outside the stages (the Hono app with the admin and dashboard routes, the table lookup, the per-request dependencies) and the difference between a loop and real traffic.`,
       '',
     );
   }
