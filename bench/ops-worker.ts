@@ -233,7 +233,14 @@ export default {
       return Response.json({
         sync: Object.fromEntries(Object.entries(SYNC_OPS).map(([k, [label]]) => [k, label])),
         fetch: Object.fromEntries(Object.entries(FETCH_OPS).map(([k, [label]]) => [k, label])),
-        pipeline: [...STAGE_NAMES.map((_, i) => `pipeline:${i}`), 'pipeline:all', 'pipeline:clock', 'pipeline:real', 'pipeline:rl-all', 'pipeline:rl-real'],
+        pipeline: [
+          ...STAGE_NAMES.map((_, i) => `pipeline:${i}`),
+          'pipeline:all',
+          'pipeline:clock',
+          'pipeline:real',
+          'pipeline:rl-all',
+          'pipeline:rl-real',
+        ],
         stages: STAGE_NAMES,
       });
     if (name.startsWith('pipeline:')) {
