@@ -407,7 +407,7 @@ function prodSection(r: Results, L: string[]): void {
 
   L.push('### Where the CPU goes (by variant)', '');
   L.push(
-    "There is no cheap per-stage timer inside the production bundle (workerd freezes `Date.now()` within a request, and src/ is not instrumented), so stages are measured as differences between targets that switch one thing: each row is the median CPU µs/request of one target minus another's, from the same run. Small differences (under ~5 µs) are within the noise of a shared machine.",
+    "Each row is the median CPU µs/request of one target minus another's, from the same run (workerd freezes `Date.now()` within a request, so there is no per-stage timer in the production bundle; the in-isolate section below prices the stages directly). Differences under ~20 µs are within this shared machine's run-to-run noise; `npm run bench:ab` settles a single change with many alternating rounds.",
     '',
   );
   L.push('| stage | CPU µs/req | req/s ratio | how |', '| --- | ---: | ---: | --- |');
