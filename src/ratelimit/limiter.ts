@@ -4,7 +4,13 @@ import { SlidingLog, TokenBucket } from './window.js';
 
 /** Speculative (leased, not yet used) permits never exceed this share of the smallest limit. */
 export const SPEC_FRACTION = 0.05;
-export const MAX_SPEC = 256;
+/**
+ * Most speculative permits in one grant. SPEC_FRACTION and "half of what is left" bound speculation near a limit;
+ * this only caps the batch of a key far from its limit, where a bigger lease means fewer object calls (each a billed
+ * Durable Object request and a round trip): 1024 lets a hot key at a few thousand requests per second per isolate
+ * call about every third of a second instead of about 13 times a second at 256.
+ */
+export const MAX_SPEC = 1024;
 
 /** Lease lifetime: short against the window so that late use of a lease distorts counts by little. */
 export const leaseTtlMs = (config: LimiterConfig) =>
