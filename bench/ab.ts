@@ -2,13 +2,14 @@
  * End-to-end A/B of two builds of the Worker: this tree's production bundle against a saved one (AB_BASELINE=<an
  * index.js from `wrangler deploy --dry-run --outdir`), both in one workerd on the production bench's table, loaded in
  * turn by wrk for many short rounds. The per-round difference in workerd CPU per request cancels the machine's drift,
- * which is larger than most single changes. Run: AB_BASELINE=... npm run bench:ab (AB_ROUNDS, AB_SECONDS, AB_TARGET=c|d).
+ * which is larger than most single changes. Run: AB_BASELINE=... npm run bench:ab (AB_ROUNDS, AB_SECONDS, AB_TARGET=c|d|jwt-rl).
  */
 import { BENCH_PATH, CLIENT_IP, HOST, median, probe, ROUTE_COUNT } from './harness/production.js';
 import { startProdWorkerd } from './harness/prod.js';
 import { cleanupAll, installSignalHandlers } from './harness/procs.js';
 import { startNginxUpstream } from './harness/servers.js';
 import { generateTable } from './harness/snapshot.js';
+import { securityHeader, withSecurity } from './harness/security-variant.js';
 import { ensureTools } from './harness/tools.js';
 import { runWrk } from './harness/wrk.js';
 
@@ -18,11 +19,16 @@ export async function main(): Promise<number> {
   if (!baseline) throw new Error('AB_BASELINE=<saved index.js of another build> is required');
   const rounds = Number(process.env.AB_ROUNDS ?? 12);
   const seconds = Number(process.env.AB_SECONDS ?? 4);
-  const rateLimit = process.env.AB_TARGET === 'd';
+  const target = process.env.AB_TARGET ?? 'c';
+  // c: the plain route; d: with a rate limit; jwt-rl: d behind the bench's JWT SecurityPolicy (v-jwt-rl).
+  const rateLimit = target === 'd' || target === 'jwt-rl';
+  const jwt = target === 'jwt-rl';
   const tools = await ensureTools(['wrk', 'nginx']);
   const upstream = await startNginxUpstream(tools.nginx!.path!);
   const origin = `http://127.0.0.1:${upstream.port}`;
-  const table = generateTable({ routes: ROUTE_COUNT, upstream: origin, targetHost: HOST, rateLimit, catchAll: true, split: false });
+  const plain = generateTable({ routes: ROUTE_COUNT, upstream: origin, targetHost: HOST, rateLimit, catchAll: true, split: false });
+  const table = jwt ? withSecurity(plain, 'jwt') : plain;
+  const own = jwt ? [securityHeader('jwt')] : [];
   try {
     const w = await startProdWorkerd(
       [
@@ -33,12 +39,16 @@ export async function main(): Promise<number> {
     );
     try {
       for (const who of ['base', 'cur']) {
-        const p = await probe(w.ports[who]!, BENCH_PATH);
+        const p = await probe(
+          w.ports[who]!,
+          BENCH_PATH,
+          Object.fromEntries(own.map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()])),
+        );
         if (p.status !== 200) throw new Error(`${who}: first response ${p.status} ${p.body}`);
       }
       const cpu: Record<string, number[]> = { base: [], cur: [] };
       const load = { threads: 1, connections: 32, durationS: seconds };
-      const extra = [`CF-Connecting-IP: ${CLIENT_IP}`];
+      const extra = [`CF-Connecting-IP: ${CLIENT_IP}`, ...own];
       for (let r = 0; r < rounds; r++) {
         // Alternate which goes first, so a drift within the round does not favour one side.
         for (const who of r % 2 ? ['cur', 'base'] : ['base', 'cur']) {
@@ -54,7 +64,7 @@ export async function main(): Promise<number> {
       }
       const diff = cpu.cur!.map((c, i) => c - cpu.base![i]!);
       console.log(
-        `\n${rateLimit ? 'd' : 'c'}: baseline ${median(cpu.base!).toFixed(1)} µs/req, current ${median(cpu.cur!).toFixed(1)} µs/req; ` +
+        `\n${target}: baseline ${median(cpu.base!).toFixed(1)} µs/req, current ${median(cpu.cur!).toFixed(1)} µs/req; ` +
           `current − baseline per round ${diff.map((d) => d.toFixed(0)).join(', ')} (median ${median(diff).toFixed(1)}, ${diff.filter((d) => d < 0).length}/${diff.length} rounds lower)`,
       );
     } finally {

@@ -24,6 +24,8 @@ interface Verified {
   getKey: JWTVerifyGetKey;
   /** Epoch ms: exp plus the skew. */
   until: number;
+  /** The token's kid, for the key lookup that proves the key set has not changed since. */
+  kid: string | undefined;
 }
 
 export type JwtResult =
@@ -133,6 +135,13 @@ export function compileJwt(spec: { providers: JwtProvider[]; optional: boolean }
       let invalid: { reason: string; expired?: boolean } | undefined;
       let unavailable: { reason: string; provider: string } | undefined;
       for (const { p, token } of found) {
+        // A token verified before (the same string, so the same header, issuer and signature) skips the decoding:
+        // only its expiry and the provider's current key set are checked again.
+        const seen = verified.get(token);
+        if (seen !== undefined && seen.provider === p.name && ctx.now < seen.until) {
+          const current = await p.keys(seen.kid, ctx);
+          if (current.ok && current.getKey === seen.getKey) return seen.result;
+        }
         if (token.length > MAX_CREDENTIAL_LENGTH || !COMPACT.test(token)) {
           invalid ??= { reason: 'malformed token' };
           continue;
@@ -183,7 +192,7 @@ export function compileJwt(spec: { providers: JwtProvider[]; optional: boolean }
           const result = { status: 'ok' as const, provider: p.name, claims: payload, scopes: scopesOf(payload), headers: out };
           if (token.length <= CACHEABLE_TOKEN_LENGTH) {
             if (verified.size >= VERIFIED_CACHE_ENTRIES) verified.delete(verified.keys().next().value!);
-            verified.set(token, { result, provider: p.name, getKey: keys.getKey, until: (payload.exp! + CLOCK_SKEW_SECONDS) * 1000 });
+            verified.set(token, { result, provider: p.name, getKey: keys.getKey, until: (payload.exp! + CLOCK_SKEW_SECONDS) * 1000, kid });
           }
           return result;
         } catch (err) {
