@@ -22,7 +22,16 @@ export async function readLimited(request: Request, limit: number): Promise<Body
     return early;
   }
   if (!request.body) return { ok: true, bytes: new Uint8Array(0) };
-  const reader = request.body.getReader();
+  const bytes = await readStreamLimited(request.body, limit);
+  return bytes ? { ok: true, bytes } : { ok: false, status: 413, reason: `body over the ${limit}-byte limit` };
+}
+
+/**
+ * Reads a stream of at most `limit` bytes, chunk by chunk; past the limit it cancels the stream and answers null, so
+ * no more than one chunk beyond the limit is ever pulled. Shared by request bodies here and responses the CLI reads.
+ */
+export async function readStreamLimited(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -31,7 +40,7 @@ export async function readLimited(request: Request, limit: number): Promise<Body
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel().catch(() => {});
-      return { ok: false, status: 413, reason: `body over the ${limit}-byte limit` };
+      return null;
     }
     chunks.push(value);
   }
@@ -41,5 +50,5 @@ export async function readLimited(request: Request, limit: number): Promise<Body
     bytes.set(c, at);
     at += c.byteLength;
   }
-  return { ok: true, bytes };
+  return bytes;
 }

@@ -2,6 +2,7 @@
  * token is sent only as a Bearer header, and scrubbed from every error message. */
 import { z } from 'zod';
 import { normalizeHostname, type CustomDomain, type Zone } from './plan.js';
+import { readStreamLimited } from '../../admin/body.js';
 
 export const DEFAULT_BASE_URL = 'https://api.cloudflare.com/client/v4';
 /** Zones are listed 50 a page (the API's maximum); past this many pages we stop rather than loop. */
@@ -66,20 +67,9 @@ export function cloudflareClient(config: CloudflareConfig) {
 
   async function readBounded(res: Response, what: string): Promise<string> {
     if (!res.body) return '';
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > MAX_BODY_BYTES) {
-        await reader.cancel();
-        throw fail(what, `response larger than ${MAX_BODY_BYTES} bytes`);
-      }
-      chunks.push(value);
-    }
-    return Buffer.concat(chunks).toString('utf8');
+    const bytes = await readStreamLimited(res.body, MAX_BODY_BYTES);
+    if (!bytes) throw fail(what, `response larger than ${MAX_BODY_BYTES} bytes`);
+    return new TextDecoder().decode(bytes);
   }
 
   async function call(method: string, path: string, body?: unknown): Promise<z.infer<typeof Envelope>> {

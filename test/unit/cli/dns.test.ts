@@ -328,6 +328,30 @@ describe('hostile input', () => {
     expect(n).toBe(MAX_PAGES);
   });
 
+  it('an endless response body is cut at 16 MiB: the CLI stops reading and says so, without the token', async () => {
+    let written = 0;
+    fake.intercept = (req, res) => {
+      if (!req.url!.startsWith('/client/v4/zones')) return false;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      const more = () => {
+        // Stops by itself well past the limit so a broken reader cannot hang the test.
+        while (written < 64 * 1024 * 1024) {
+          written += chunk.byteLength;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+      return true;
+    };
+    const r = await run(['plan', '--routes', routes, '--service', 'edgeway']);
+    expect(r.code).toBe(1);
+    expect(r.errors).toEqual(['edgeway dns: GET /zones: response larger than 16777216 bytes']);
+    // The reader stopped soon after the limit: the server's writes stalled well before the 64 MiB it would send.
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+  });
+
   it('normalizes IDN, upper case and trailing dots, and refuses huge or malformed names quickly', async () => {
     expect(normalizeHostname('Bücher.Example.COM.')).toBe('xn--bcher-kva.example.com');
     expect(normalizeHostname('*.Shop.Example.com')).toBe('*.shop.example.com');
