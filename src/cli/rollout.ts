@@ -1,5 +1,7 @@
 /** `edgeway rollout list|pause|resume|abort|promote`: the admin API's rollout endpoints from a terminal (Node only). */
 import { parseArgs } from 'node:util';
+import type { z } from 'zod';
+import type { RolloutInfo } from '../admin/rollouts.js';
 import type { Out } from './out.js';
 
 export const ROLLOUT_USAGE = `  rollout list|pause|resume|abort|promote [NAMESPACE/]NAME --url URL [--token-env VAR]
@@ -10,19 +12,8 @@ export const ROLLOUT_USAGE = `  rollout list|pause|resume|abort|promote [NAMESPA
 
 const VERBS = new Set(['pause', 'resume', 'abort', 'promote']);
 
-interface View {
-  name: string;
-  namespace: string;
-  target: { route: string; rule: string } | null;
-  phase: string;
-  step: number;
-  steps: number;
-  weights: { stable: number; canary: number } | null;
-  failedChecks: number;
-  threshold: number;
-  message: string;
-  lastAnalysis: { verdict: string; reasons: string[]; canary: { requests: number; errorRate: number; p99Ms: number | null } } | null;
-}
+/** One rollout as GET /_edgeway/v1/rollouts answers it: the admin API's own contract, not a copy. */
+type View = z.infer<typeof RolloutInfo>;
 
 const line = (v: View) => {
   const w = v.weights ? `stable ${v.weights.stable}% / canary ${v.weights.canary}%` : 'no weights';
