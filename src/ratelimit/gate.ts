@@ -173,7 +173,8 @@ export function enforce(args: EnforceArgs): EnforceResult | Promise<EnforceResul
         try {
           const name = known ?? (await objectName(p, routeKey, key));
           const release = releaser(p, name);
-          const local = leases.tryLocal(name, p.config, now, release);
+          // A known name already missed its lease in the first loop; only a freshly hashed one may find one now.
+          const local = known === undefined ? leases.tryLocal(name, p.config, now, release) : undefined;
           outcomes[i] = local
             ? { p, r: local }
             : {
