@@ -164,7 +164,7 @@ async function compare(baseline: string, ops: string[], rounds: number, targetS:
   const none = { file: '', bytes: 0, inputs: [], command: '' };
   const w = await startProdWorkerd(
     [
-      { name: 'base', kind: 'ops', opsBundle: baseline },
+      { name: 'base', kind: 'ops', bundleFile: baseline },
       { name: 'cur', kind: 'ops' },
     ],
     `http://127.0.0.1:${upstream.port}`,

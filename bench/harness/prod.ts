@@ -33,10 +33,8 @@ export interface ProdSpec {
   snapshot?: Snapshot;
   /** Bench-only variant: console.log is a no-op in this isolate (the log line is still built, not written). */
   silenceLog?: boolean;
-  /** kind edgeway: another build of the Worker (a saved baseline for A/B runs) instead of this run's bundle. */
+  /** Another build of this Worker (edgeway: a saved index.js; ops: a saved ops bundle), for A/B runs. */
   bundleFile?: string;
-  /** kind ops: a prebuilt ops bundle (a saved baseline for A/B runs) instead of bundling bench/ops-worker.ts now. */
-  opsBundle?: string;
 }
 
 export interface Bundle {
@@ -165,7 +163,7 @@ async function writeConfig(specs: ProdSpec[], bundle: Bundle, upstream: string, 
     if (spec.kind !== 'edgeway') {
       const bindings = Object.entries({ UPSTREAM: upstream, ...spec.vars }).map(([k, v]) => `(name = ${q(k)}, text = ${q(v)})`);
       services.push(
-        `(name = ${q(spec.name)}, worker = (modules = [(name = "worker.js", esModule = embed ${rel(spec.kind === 'hono' ? hono : spec.kind === 'ops' ? (spec.opsBundle ?? ops) : plain)})], ${compat}, bindings = [${bindings.join(', ')}], globalOutbound = "internet"))`,
+        `(name = ${q(spec.name)}, worker = (modules = [(name = "worker.js", esModule = embed ${rel(spec.kind === 'hono' ? hono : spec.kind === 'ops' ? (spec.bundleFile ?? ops) : plain)})], ${compat}, bindings = [${bindings.join(', ')}], globalOutbound = "internet"))`,
       );
       continue;
     }
